@@ -1,0 +1,137 @@
+"""Pack and parse .nfc files (layout: :mod:`neuralcodec.container.spec`).
+
+The parser trusts nothing: every length is checked against the bytes actually present and
+against the caps in the spec before it is used, and every failure is a named
+:class:`~neuralcodec.errors.NfcError`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from neuralcodec.container import spec
+from neuralcodec.errors import (
+    ChecksumMismatch,
+    CorruptHeader,
+    LimitExceeded,
+    NotAnNfcFile,
+    TruncatedFile,
+    UnsupportedVersion,
+)
+
+
+@dataclass(frozen=True)
+class NfcFile:
+    """The decoded contents of one .nfc file."""
+
+    model_hash: int
+    quality: int
+    width: int
+    height: int
+    streams: tuple[bytes, ...]
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(len(s) for s in self.streams)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def pack(f: NfcFile) -> bytes:
+    """Serialise ``f``; raises ValueError for fields the format cannot hold."""
+    if not 0 <= f.model_hash <= 0xFFFF:
+        raise ValueError(f"model hash {f.model_hash} does not fit 16 bits")
+    if not 1 <= f.quality <= 255:
+        raise ValueError(f"quality {f.quality} outside 1..255")
+    if f.width < 1 or f.height < 1 or f.width * f.height > spec.MAX_PIXELS:
+        raise ValueError(f"image size {f.width}x{f.height} not codable")
+    if not 1 <= len(f.streams) <= spec.MAX_STREAMS:
+        raise ValueError(f"{len(f.streams)} streams; the format holds 1..{spec.MAX_STREAMS}")
+    limit = 1 << (7 * spec.MAX_VARINT_BYTES)
+    if any(len(s) >= limit for s in f.streams) or max(f.width, f.height) > limit:
+        raise ValueError("a size or stream length exceeds the format's varint range")
+    out = bytearray(spec.MAGIC)
+    out.append(spec.VERSION)
+    out += f.model_hash.to_bytes(2, "big")
+    out.append(f.quality)
+    out += _varint(f.width - 1) + _varint(f.height - 1)
+    out.append(len(f.streams))
+    for s in f.streams[:-1]:
+        out += _varint(len(s))
+    for s in f.streams:
+        out += s
+    out += zlib.crc32(out).to_bytes(spec.CHECKSUM_BYTES, "big")
+    return bytes(out)
+
+
+class _Reader:
+    """Cursor over the header bytes that never reads past its end."""
+
+    def __init__(self, data: bytes, end: int):
+        self.data = data
+        self.pos = 0
+        self.end = end
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > self.end:
+            raise TruncatedFile(f"file ends inside the {what}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self, what: str) -> int:
+        value = 0
+        for i in range(spec.MAX_VARINT_BYTES):
+            byte = self.take(1, what)[0]
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                return value
+        raise LimitExceeded(f"{what} is longer than {spec.MAX_VARINT_BYTES} bytes")
+
+
+def unpack(data: bytes) -> NfcFile:
+    """Parse and verify an .nfc file; raises an NfcError subclass for anything wrong."""
+    data = bytes(data)
+    if len(data) < len(spec.MAGIC) or data[: len(spec.MAGIC)] != spec.MAGIC:
+        if spec.MAGIC.startswith(data):
+            raise TruncatedFile(f"file is only {len(data)} bytes long")
+        raise NotAnNfcFile("not an .nfc file (wrong magic bytes)")
+    if len(data) > len(spec.MAGIC) and data[len(spec.MAGIC)] not in spec.SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(
+            f".nfc format version {data[len(spec.MAGIC)]} is not supported by this decoder "
+            f"(reads {', '.join(map(str, sorted(spec.SUPPORTED_VERSIONS)))})"
+        )
+    if len(data) < spec.MIN_FILE_BYTES:
+        raise TruncatedFile(f"file is only {len(data)} bytes long")
+
+    body_end = len(data) - spec.CHECKSUM_BYTES
+    stored = int.from_bytes(data[body_end:], "big")
+    if zlib.crc32(data[:body_end]) != stored:
+        raise ChecksumMismatch("checksum mismatch: the file is damaged or truncated")
+
+    r = _Reader(data, body_end)
+    r.take(len(spec.MAGIC) + 1, "magic")
+    model_hash = int.from_bytes(r.take(2, "model id"), "big")
+    quality = r.take(1, "quality")[0]
+    width = r.varint("width") + 1
+    height = r.varint("height") + 1
+    if width * height > spec.MAX_PIXELS:
+        raise LimitExceeded(f"image {width}x{height} exceeds the {spec.MAX_PIXELS}-pixel cap")
+    count = r.take(1, "stream count")[0]
+    if not 1 <= count <= spec.MAX_STREAMS:
+        raise CorruptHeader(f"stream count {count} outside 1..{spec.MAX_STREAMS}")
+    lengths = [r.varint("stream length") for _ in range(count - 1)]
+    streams = [r.take(n, "stream data") for n in lengths]
+    streams.append(r.take(body_end - r.pos, "stream data"))
+    return NfcFile(model_hash, quality, width, height, tuple(streams))

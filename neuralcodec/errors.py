@@ -1,0 +1,60 @@
+"""Every failure the library reports on purpose is an :class:`NfcError`.
+
+Callers (the CLI first of all) catch ``NfcError`` and show its one-line message;
+anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class NfcError(Exception):
+    """Base class of all neuralcodec errors."""
+
+
+# --- reading .nfc files -------------------------------------------------------
+
+
+class NotAnNfcFile(NfcError):
+    """The bytes do not start with the .nfc magic."""
+
+
+class UnsupportedVersion(NfcError):
+    """The file's format version is not one this decoder reads."""
+
+
+class TruncatedFile(NfcError):
+    """The file ends before the lengths in its header say it should."""
+
+
+class ChecksumMismatch(NfcError):
+    """The CRC32 stored in the file does not match its contents."""
+
+
+class CorruptHeader(NfcError):
+    """The header passed its checksum but holds values no encoder writes."""
+
+
+class CorruptBitstream(NfcError):
+    """The header is well formed but the entropy-coded payload is not."""
+
+
+class UnknownModel(NfcError):
+    """The model id names no model this installation ships."""
+
+
+class LimitExceeded(NfcError):
+    """An image or stream is larger than the configured safety caps."""
+
+
+# --- reading images -----------------------------------------------------------
+
+
+class InvalidImage(NfcError):
+    """The input cannot be read as an image, or has an unusable shape or mode."""
+
+
+# --- installation -------------------------------------------------------------
+
+
+class ExtensionNotBuilt(NfcError):
+    """The compiled extension ``neuralcodec._C`` is missing."""

@@ -1,0 +1,146 @@
+"""The .nfc container: layout, and hostile input of every kind -> a named NfcError."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neuralcodec.container import NfcFile, pack, unpack
+from neuralcodec.container import spec
+from neuralcodec.errors import (
+    ChecksumMismatch,
+    CorruptHeader,
+    LimitExceeded,
+    NfcError,
+    NotAnNfcFile,
+    TruncatedFile,
+    UnsupportedVersion,
+)
+
+SAMPLE = NfcFile(model_hash=0xBEEF, quality=3, width=128, height=128, streams=(b"\x01" * 20, b"\x02" * 150))
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + zlib.crc32(body).to_bytes(4, "big")
+
+
+def test_round_trip_preserves_every_field():
+    assert unpack(pack(SAMPLE)) == SAMPLE
+
+
+def test_header_of_a_face_is_15_bytes():
+    data = pack(SAMPLE)
+    assert len(data) - SAMPLE.payload_bytes == 15
+
+
+@pytest.mark.parametrize("width,height", [(1, 1), (97, 131), (4096, 3000), (2_097_152, 1)])
+def test_sizes_round_trip(width, height):
+    f = NfcFile(1, 1, width, height, (b"", b"x"))
+    assert unpack(pack(f)) == f
+
+
+def test_layout_matches_the_spec():
+    data = pack(SAMPLE)
+    assert data[:3] == b"NFC" and data[3] == 1
+    assert data[4:6] == b"\xbe\xef" and data[6] == 3
+    assert data[7] == 127 and data[8] == 127  # width - 1, height - 1
+    assert data[9] == 2 and data[10] == 20  # stream count, first stream's length
+    assert int.from_bytes(data[-4:], "big") == zlib.crc32(data[:-4])
+
+
+def test_every_truncation_is_refused():
+    data = pack(SAMPLE)
+    for n in range(len(data)):
+        with pytest.raises((TruncatedFile, ChecksumMismatch)):
+            unpack(data[:n])
+
+
+def test_every_single_bit_flip_is_refused():
+    data = pack(SAMPLE)
+    for i in range(len(data) * 8):
+        flipped = bytearray(data)
+        flipped[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(NfcError):
+            unpack(bytes(flipped))
+
+
+def test_appended_bytes_are_refused():
+    with pytest.raises(ChecksumMismatch):
+        unpack(pack(SAMPLE) + b"\x00")
+
+
+def test_wrong_magic():
+    with pytest.raises(NotAnNfcFile):
+        unpack(b"\x89PNG\r\n\x1a\n" + bytes(20))
+
+
+def test_unknown_version_is_named():
+    data = bytearray(pack(SAMPLE))
+    data[3] = 2
+    with pytest.raises(UnsupportedVersion, match="version 2"):
+        unpack(with_crc(bytes(data[:-4])))
+
+
+def test_stream_length_past_the_end_with_valid_crc():
+    body = b"NFC\x01\xbe\xef\x03\x7f\x7f\x02\x7f" + b"\x00" * 10
+    with pytest.raises(TruncatedFile):
+        unpack(with_crc(body))
+
+
+def test_overlong_varint_with_valid_crc():
+    body = b"NFC\x01\xbe\xef\x03\xff\xff\xff\xff\x7f\x02\x01" + b"\x00" * 10
+    with pytest.raises(LimitExceeded):
+        unpack(with_crc(body))
+
+
+def test_pixel_cap_is_checked_before_anything_is_allocated():
+    body = b"NFC\x01\xbe\xef\x03\xff\xff\x7f\xff\xff\x7f\x02\x01" + b"\x00" * 4
+    with pytest.raises(LimitExceeded):
+        unpack(with_crc(body))
+
+
+@pytest.mark.parametrize("count", [0, spec.MAX_STREAMS + 1])
+def test_bad_stream_count_with_valid_crc(count):
+    with pytest.raises(CorruptHeader):
+        unpack(with_crc(b"NFC\x01\xbe\xef\x03\x7f\x7f" + bytes([count]) + b"\x00" * 8))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        NfcFile(0x1_0000, 1, 1, 1, (b"",)),
+        NfcFile(1, 0, 1, 1, (b"",)),
+        NfcFile(1, 1, 0, 1, (b"",)),
+        NfcFile(1, 1, 1, 1, ()),
+        NfcFile(1, 1, 100_000, 100_000, (b"",)),
+    ],
+)
+def test_pack_refuses_what_the_format_cannot_hold(bad):
+    with pytest.raises(ValueError):
+        pack(bad)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=64))
+def test_fuzz_random_bytes_only_raise_nfc_errors(blob):
+    for candidate in (blob, b"NFC\x01" + blob, with_crc(b"NFC\x01" + blob)):
+        try:
+            unpack(candidate)
+        except NfcError:
+            pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_files_only_raise_nfc_errors(data):
+    blob = bytearray(pack(SAMPLE))
+    for _ in range(data.draw(st.integers(1, 4))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    for candidate in (bytes(blob), with_crc(bytes(blob[:-4]))):
+        try:
+            unpack(candidate)
+        except NfcError:
+            pass
