@@ -1,0 +1,226 @@
+"""Variable-rate mean-scale hyperprior: the CVAE face codec.
+
+One network serves every quality level through *gain units* (Cui et al., CVPR 2021): a
+learned per-channel gain scales the latent before quantisation (finer steps = more bits) and
+an inverse gain undoes it before synthesis; the hyper-latent has its own pair. Each level l
+is trained on its own rate-distortion trade-off lambda_l.
+
+::
+
+    x --analysis--> y --*gain[l]--> y_g --hyper_analysis--> z --*hyper_gain[l]--> z_g
+                                      |                                             |
+                                      |                          Q, factorised prior, rANS
+                                      |                                             |
+                                      |   (mean, scale) <--hyper_synthesis-- /hyper_gain[l] <-- z_hat
+                                      |         |
+                             Q(y_g - mean) + mean, Gaussian conditional, rANS
+                                      |
+    x_hat <--synthesis-- /gain[l] <-- y_hat
+
+Seen as a VAE (the "CVAE" of the design card): the encoder posterior is a unit-width uniform
+around y_g, the prior is the hyperprior, and the rate term -log2 p(y_hat | z_hat) - log2 p(z_hat)
+is the KL term of the evidence lower bound. Training minimises D + beta * R with
+beta = 1 / (lambda * 255^2); see ``tools/train.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from neuralcodec.entropy import CdfTables, decode_symbols, encode_symbols
+from neuralcodec.errors import CorruptBitstream
+from neuralcodec.transforms import (
+    AnalysisTransform,
+    HyperAnalysis,
+    HyperSynthesis,
+    SynthesisTransform,
+)
+from neuralcodec.transforms.networks import STRIDE
+
+#: Scales of the Gaussian conditional's CDF tables: 64 steps, log-spaced from 0.11 to 256.
+SCALE_TABLE = tuple(float(s) for s in np.exp(np.linspace(math.log(0.11), math.log(256), 64)))
+
+
+@dataclass(frozen=True)
+class HyperpriorConfig:
+    """Architecture of :class:`FaceHyperprior`."""
+
+    channels: int = 64
+    latent_channels: int = 128
+    levels: int = 8
+
+
+@dataclass(frozen=True)
+class RDOutput:
+    """What a training forward pass returns: reconstruction and per-latent likelihoods."""
+
+    x_hat: Tensor
+    likelihoods: dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class EncodedLatents:
+    """The two entropy-coded streams of one image and the hyper-latent's spatial size."""
+
+    hyper_stream: bytes
+    latent_stream: bytes
+    hyper_hw: tuple[int, int]
+
+
+def _ste_round(x: Tensor) -> Tensor:
+    """Round in the forward pass, identity gradient in the backward pass."""
+    return x + (torch.round(x) - x).detach()
+
+
+class GainUnits(nn.Module):
+    """Per-level, per-channel gains and inverse gains, stored as logarithms (positive by construction).
+
+    Level l's gain vector is ``exp(log_gain[l])``; between two levels the log-gains interpolate,
+    which is how a continuous rate knob would be added.
+    """
+
+    def __init__(self, levels: int, channels: int, log_spread: float):
+        super().__init__()
+        init = torch.linspace(-log_spread / 2, log_spread / 2, levels)[:, None].repeat(1, channels)
+        self.log_gain = nn.Parameter(init.clone())
+        self.log_inverse_gain = nn.Parameter(-init.clone())
+
+    @property
+    def levels(self) -> int:
+        return self.log_gain.shape[0]
+
+    def gain(self, level: Tensor) -> Tensor:
+        return self.log_gain[level].exp()[:, :, None, None]
+
+    def inverse_gain(self, level: Tensor) -> Tensor:
+        return self.log_inverse_gain[level].exp()[:, :, None, None]
+
+
+class FaceHyperprior(nn.Module):
+    """Variable-rate mean-scale hyperprior. Inputs are [B, 3, H, W] in [0, 1], H and W multiples of 64."""
+
+    stride = STRIDE
+
+    def __init__(self, config: HyperpriorConfig = HyperpriorConfig()):
+        super().__init__()
+        self.config = config
+        n, m = config.channels, config.latent_channels
+        self.analysis = AnalysisTransform(n, m)
+        self.synthesis = SynthesisTransform(n, m)
+        self.hyper_analysis = HyperAnalysis(n, m)
+        self.hyper_synthesis = HyperSynthesis(n, m)
+        self.hyper_entropy = EntropyBottleneck(n)
+        self.latent_entropy = GaussianConditional(list(SCALE_TABLE))
+        # Quantisation step halves about every two levels at init; training moves them.
+        self.gains = GainUnits(config.levels, m, log_spread=math.log(2.0) * (config.levels - 1) / 2)
+        self.hyper_gains = GainUnits(config.levels, n, log_spread=0.0)
+
+    @property
+    def levels(self) -> int:
+        return self.gains.levels
+
+    # --- training ---------------------------------------------------------------
+
+    def forward(self, x: Tensor, level: Tensor) -> RDOutput:
+        """Noisy-quantisation pass for training; ``level`` is int64 [B], one level per image."""
+        y = self.analysis(x) * self.gains.gain(level)
+        z = self.hyper_analysis(y) * self.hyper_gains.gain(level)
+        z_noisy, z_likelihoods = self.hyper_entropy(z)
+        mean, scale = self.hyper_synthesis(z_noisy * self.hyper_gains.inverse_gain(level))
+        _, y_likelihoods = self.latent_entropy(y, scale, means=mean)
+        # Rate from additive noise, synthesis from hard rounding (straight-through): the
+        # decoder is trained on exactly the values it will see.
+        y_hat = _ste_round(y - mean) + mean
+        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(level))
+        return RDOutput(x_hat=x_hat, likelihoods={"y": y_likelihoods, "z": z_likelihoods})
+
+    def aux_loss(self) -> Tensor:
+        """Loss that fits the factorised prior's quantiles (used for its CDF range)."""
+        return self.hyper_entropy.loss()
+
+    # --- coding -------------------------------------------------------------------
+
+    def update_tables(self) -> None:
+        """Recompute the integer CDF tables from the learned densities (at export time only)."""
+        self.hyper_entropy.update(force=True)
+        self.latent_entropy.update_scale_table(list(SCALE_TABLE), force=True)
+
+    def _tables(self, model: nn.Module) -> CdfTables:
+        return CdfTables(
+            cdfs=model._quantized_cdf.numpy(),
+            lengths=model._cdf_length.numpy(),
+            offsets=model._offset.numpy(),
+        )
+
+    def _entropy_parameters(self, z_hat: Tensor, level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(mean, scale, CDF index) of y from the decoded hyper-latent.
+
+        Runs in float64: the CDF index is a threshold on the scale, and encoder and decoder
+        must pick the same one even when thread count or hardware changes the rounding.
+        """
+        params = {k: v.double() for k, v in self.hyper_synthesis.state_dict().items()}
+        z_in = z_hat.double() * self.hyper_gains.inverse_gain(level).double()
+        mean, scale = functional_call(self.hyper_synthesis, params, (z_in,))
+        indexes = self.latent_entropy.build_indexes(scale)
+        return mean, scale, indexes
+
+    def _hyper_medians(self, shape: torch.Size) -> Tensor:
+        medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
+        return medians.expand(shape)
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, level: int) -> EncodedLatents:
+        """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64."""
+        lv = torch.tensor([level])
+        y = self.analysis(x) * self.gains.gain(lv)
+        z = self.hyper_analysis(y) * self.hyper_gains.gain(lv)
+        medians = self._hyper_medians(z.shape)
+        z_symbols = torch.round(z - medians)
+        z_hat = z_symbols + medians
+        z_indexes = torch.arange(z.shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(z.shape)
+        hyper_stream = encode_symbols(
+            z_symbols.int().numpy(), z_indexes.numpy(), self._tables(self.hyper_entropy)
+        )
+        mean, _, indexes = self._entropy_parameters(z_hat, lv)
+        y_symbols = torch.round(y.double() - mean).int()
+        latent_stream = encode_symbols(
+            y_symbols.numpy(), indexes.numpy(), self._tables(self.latent_entropy)
+        )
+        return EncodedLatents(hyper_stream, latent_stream, hyper_hw=(z.shape[2], z.shape[3]))
+
+    @torch.no_grad()
+    def decompress(self, encoded: EncodedLatents, level: int) -> Tensor:
+        """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
+        lv = torch.tensor([level])
+        h, w = encoded.hyper_hw
+        shape = torch.Size((1, self.config.channels, h, w))
+        z_indexes = torch.arange(shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(shape)
+        z_symbols = decode_symbols(
+            encoded.hyper_stream, z_indexes.numpy(), self._tables(self.hyper_entropy)
+        )
+        z_hat = torch.from_numpy(z_symbols).float() + self._hyper_medians(shape)
+        mean, _, indexes = self._entropy_parameters(z_hat, lv)
+        y_symbols = decode_symbols(
+            encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy)
+        )
+        y_hat = (torch.from_numpy(y_symbols).double() + mean).float()
+        if not torch.isfinite(y_hat).all():
+            raise CorruptBitstream("decoded latent is not finite")
+        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(lv))
+        return x_hat.clamp_(0.0, 1.0)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Like nn.Module's, but first resizes the CDF-table buffers to the saved sizes."""
+        for prefix, entropy in (("hyper_entropy", self.hyper_entropy), ("latent_entropy", self.latent_entropy)):
+            for name in ("_quantized_cdf", "_offset", "_cdf_length"):
+                key = f"{prefix}.{name}"
+                if key in state_dict:
+                    getattr(entropy, name).resize_(state_dict[key].shape)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

@@ -1,0 +1,92 @@
+"""Stable model ids -> model definitions and shipped weights.
+
+A model id is a versioned string (``face-hyperprior-v1``) that never changes meaning: new
+weights or a new architecture get a new id. The .nfc header stores a 16-bit hash of the id
+(:func:`model_id_hash`), checked for collisions when this module is imported.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from neuralcodec.errors import UnknownModel
+from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One shipped model: its stable id, the CLI/API alias and the weights file in the package."""
+
+    model_id: str
+    alias: str
+    weights: str
+    description: str
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        model_id="face-hyperprior-v1",
+        alias="cvae",
+        weights="face-hyperprior-v1.pt",
+        description="CVAE: variable-rate mean-scale hyperprior trained for MSE + rate on faces",
+    ),
+)
+
+DEFAULT_MODEL = "cvae"
+
+
+def model_id_hash(model_id: str) -> int:
+    """The 16-bit id stored in .nfc headers: the low 16 bits of CRC32(id)."""
+    return zlib.crc32(model_id.encode("ascii")) & 0xFFFF
+
+
+_BY_HASH = {model_id_hash(s.model_id): s for s in MODELS}
+if len(_BY_HASH) != len(MODELS):
+    raise RuntimeError("two shipped model ids share a 16-bit hash; rename one")
+
+
+def spec_for(name: str) -> ModelSpec:
+    """Look a model up by alias (``cvae``) or stable id (``face-hyperprior-v1``)."""
+    for spec in MODELS:
+        if name in (spec.alias, spec.model_id):
+            return spec
+    known = ", ".join(f"{s.alias} ({s.model_id})" for s in MODELS)
+    raise ValueError(f"unknown model {name!r}; available: {known}")
+
+
+def spec_for_hash(id_hash: int) -> ModelSpec:
+    try:
+        return _BY_HASH[id_hash]
+    except KeyError:
+        raise UnknownModel(
+            f"file was made by model 0x{id_hash:04x}, which this installation does not ship"
+        ) from None
+
+
+def load_weights_file(path: Path) -> dict:
+    """A weights file: {'model_id', 'config': {...}, 'lambdas': [...], 'state_dict': {...}}."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def build_model(config: dict, state_dict: dict) -> FaceHyperprior:
+    model = FaceHyperprior(HyperpriorConfig(**config))
+    model.load_state_dict(state_dict)
+    return model.eval()
+
+
+@lru_cache(maxsize=None)
+def load_model(name: str) -> FaceHyperprior:
+    """The shipped model ``name`` (alias or id), ready to code; loaded once per process."""
+    spec = spec_for(name)
+    ref = resources.files("neuralcodec.weights") / spec.weights
+    with resources.as_file(ref) as path:
+        if not path.exists():
+            raise UnknownModel(f"weights for {spec.model_id} are not installed ({spec.weights})")
+        payload = load_weights_file(path)
+    return build_model(payload["config"], payload["state_dict"])

@@ -1,0 +1,10 @@
+"""Analysis / synthesis networks: the learned transforms of the codec."""
+
+from neuralcodec.transforms.networks import (
+    AnalysisTransform,
+    HyperAnalysis,
+    HyperSynthesis,
+    SynthesisTransform,
+)
+
+__all__ = ["AnalysisTransform", "SynthesisTransform", "HyperAnalysis", "HyperSynthesis"]

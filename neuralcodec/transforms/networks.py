@@ -1,0 +1,98 @@
+"""Convolutional transforms of a mean-scale hyperprior codec.
+
+Data flow for one image (B=1), N feature channels, M latent channels::
+
+    x [3, H, W] in [0, 1]
+      -> AnalysisTransform   (g_a: 4 x conv5x5/2 with GDN)    -> y [M, H/16, W/16]
+      -> HyperAnalysis       (h_a: conv3x3, 2 x conv5x5/2)     -> z [N, H/64, W/64]
+    z_hat
+      -> HyperSynthesis      (h_s: 2 x deconv5x5/2, conv3x3)   -> (mean, scale) of y, each [M, H/16, W/16]
+    y_hat
+      -> SynthesisTransform  (g_s: 4 x deconv5x5/2 with IGDN)  -> x_hat [3, H, W]
+
+H and W must be multiples of :data:`STRIDE` (the codec pads to it).
+"""
+
+from __future__ import annotations
+
+import torch
+from compressai.layers import GDN
+from torch import nn
+
+#: Total downsampling of the analysis (16) times the hyper analysis (4).
+STRIDE = 64
+
+
+def _conv(in_ch: int, out_ch: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2)
+
+
+def _deconv(in_ch: int, out_ch: int, kernel: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(
+        in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, output_padding=stride - 1
+    )
+
+
+class AnalysisTransform(nn.Sequential):
+    """g_a: image [B, 3, H, W] -> latent y [B, M, H/16, W/16]."""
+
+    def __init__(self, channels: int, latent_channels: int):
+        super().__init__(
+            _conv(3, channels),
+            GDN(channels),
+            _conv(channels, channels),
+            GDN(channels),
+            _conv(channels, channels),
+            GDN(channels),
+            _conv(channels, latent_channels),
+        )
+
+
+class SynthesisTransform(nn.Sequential):
+    """g_s: latent y_hat [B, M, h, w] -> image x_hat [B, 3, 16h, 16w] (not clamped)."""
+
+    def __init__(self, channels: int, latent_channels: int):
+        super().__init__(
+            _deconv(latent_channels, channels),
+            GDN(channels, inverse=True),
+            _deconv(channels, channels),
+            GDN(channels, inverse=True),
+            _deconv(channels, channels),
+            GDN(channels, inverse=True),
+            _deconv(channels, 3),
+        )
+
+
+class HyperAnalysis(nn.Sequential):
+    """h_a: y [B, M, h, w] -> hyper-latent z [B, N, h/4, w/4]."""
+
+    def __init__(self, channels: int, latent_channels: int):
+        super().__init__(
+            _conv(latent_channels, channels, kernel=3, stride=1),
+            nn.LeakyReLU(inplace=True),
+            _conv(channels, channels),
+            nn.LeakyReLU(inplace=True),
+            _conv(channels, channels),
+        )
+
+
+class HyperSynthesis(nn.Module):
+    """h_s: z_hat [B, N, h/4, w/4] -> (mean, scale) of y, each [B, M, h, w].
+
+    The scale is raw; the Gaussian conditional bounds it from below.
+    """
+
+    def __init__(self, channels: int, latent_channels: int):
+        super().__init__()
+        mid = channels * 3 // 2
+        self.layers = nn.Sequential(
+            _deconv(channels, channels),
+            nn.LeakyReLU(inplace=True),
+            _deconv(channels, mid),
+            nn.LeakyReLU(inplace=True),
+            _conv(mid, 2 * latent_channels, kernel=3, stride=1),
+        )
+
+    def forward(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, scale = self.layers(z_hat).chunk(2, dim=1)
+        return mean, scale
