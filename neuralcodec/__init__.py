@@ -1,0 +1,54 @@
+"""neuralcodec: a learned image codec for face photos, with a safe .nfc file format.
+
+    >>> import neuralcodec
+    >>> data = neuralcodec.compress("face.png", quality=3)   # -> bytes
+    >>> img = neuralcodec.decompress(data)                    # -> PIL.Image (RGB)
+
+The codec functions load torch on first use, so that importing the package (and ``nfc --help``)
+stays fast.
+"""
+
+from neuralcodec.errors import (
+    ChecksumMismatch,
+    CorruptBitstream,
+    CorruptHeader,
+    ExtensionNotBuilt,
+    InvalidImage,
+    LimitExceeded,
+    NfcError,
+    NotAnNfcFile,
+    TruncatedFile,
+    UnknownModel,
+    UnsupportedVersion,
+)
+
+__version__ = "0.1.0"
+
+_CODEC_API = ("compress", "decompress", "inspect", "available_qualities", "FileInfo", "DEFAULT_QUALITY")
+
+__all__ = [
+    *_CODEC_API,
+    "NfcError",
+    "NotAnNfcFile",
+    "UnsupportedVersion",
+    "TruncatedFile",
+    "ChecksumMismatch",
+    "CorruptHeader",
+    "CorruptBitstream",
+    "UnknownModel",
+    "LimitExceeded",
+    "InvalidImage",
+    "ExtensionNotBuilt",
+]
+
+
+def __getattr__(name: str):
+    if name in _CODEC_API:
+        from neuralcodec import codec
+
+        return getattr(codec, name)
+    raise AttributeError(f"module 'neuralcodec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

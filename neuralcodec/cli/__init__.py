@@ -1,0 +1,1 @@
+"""The ``nfc`` command line tool."""

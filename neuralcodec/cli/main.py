@@ -1,0 +1,157 @@
+"""``nfc``: encode, decode and inspect .nfc face images.
+
+This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`.
+Exit codes: 0 success, 1 the input could not be coded (an NfcError or an I/O error),
+2 bad usage (unknown option, quality level that does not exist, output = input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+STDIO = "-"
+
+EPILOG = """examples:
+  nfc encode face.png -o face.nfc --quality 3
+  nfc decode face.nfc -o face.png
+  nfc info face.nfc
+  nfc encode - -o - < face.png > face.nfc
+"""
+
+
+class UsageError(Exception):
+    """A mistake in the command line (exit code 2)."""
+
+
+def _read_input(name: str) -> bytes:
+    if name == STDIO:
+        return sys.stdin.buffer.read()
+    path = Path(name)
+    if not path.is_file():
+        raise OSError(f"{name}: no such file" if not path.exists() else f"{name}: not a regular file")
+    return path.read_bytes()
+
+
+def _write_output(name: str, data: bytes, source: str) -> None:
+    from neuralcodec.files import is_same_file, write_atomic
+
+    if name == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    if source != STDIO and is_same_file(Path(source), Path(name)):
+        raise UsageError(f"refusing to overwrite the input file {source}")
+    write_atomic(Path(name), data)
+
+
+def _default_output(source: str, suffix: str) -> str:
+    if source == STDIO:
+        raise UsageError("-o is required when reading from standard input")
+    return str(Path(source).with_suffix(suffix))
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import neuralcodec
+
+    out = args.output or _default_output(args.input, ".nfc")
+    quality = neuralcodec.DEFAULT_QUALITY if args.quality is None else args.quality
+    data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model)
+    _write_output(out, data, args.input)
+    if out != STDIO and not args.quiet:
+        info = neuralcodec.inspect(data)
+        print(f"{out}: {info.width}x{info.height}, {info.file_bytes} bytes, {info.bpp:.3f} bpp", file=sys.stderr)
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    import neuralcodec
+    from neuralcodec.imaging import encode_image_file
+
+    out = args.output or _default_output(args.input, ".png")
+    img = neuralcodec.decompress(_read_input(args.input))
+    _write_output(out, encode_image_file(img, Path(out if out != STDIO else "out.png")), args.input)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import neuralcodec
+
+    info = neuralcodec.inspect(_read_input(args.input))
+    if args.json:
+        print(json.dumps({**asdict(info), "header_bytes": info.header_bytes, "bpp": info.bpp}))
+        return 0
+    print(f"model:    {info.model_id} ({info.model_alias})")
+    print(f"quality:  {info.quality}")
+    print(f"size:     {info.width}x{info.height}")
+    print(f"bytes:    {info.file_bytes} (header {info.header_bytes}, payload {info.payload_bytes})")
+    print(f"bpp:      {info.bpp:.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nfc",
+        description="Neural face codec: compress face photos to small .nfc files and back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    enc = sub.add_parser("encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc.")
+    enc.add_argument("input", help="image file, or - for standard input")
+    enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
+    enc.add_argument("-q", "--quality", type=int, default=None,
+                     help="quality level, 1 = smallest file; see `nfc info` of the model card (default: 4)")
+    enc.add_argument("-m", "--model", default="cvae", help="model alias or id (default: cvae)")
+    enc.add_argument("--quiet", action="store_true", help="print nothing on success")
+    enc.set_defaults(func=cmd_encode)
+
+    dec = sub.add_parser("decode", help=".nfc -> image", description="Decode an .nfc file to an image.")
+    dec.add_argument("input", help=".nfc file, or - for standard input")
+    dec.add_argument("-o", "--output",
+                     help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)")
+    dec.set_defaults(func=cmd_decode)
+
+    info = sub.add_parser("info", help="show what an .nfc file holds", description="Show an .nfc file's header.")
+    info.add_argument("input", help=".nfc file, or - for standard input")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"nfc: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # The library (and torch) is imported only now, so that --help and usage errors are instant.
+    # CompressAI's import trips a deprecation warning of torch that users can do nothing about.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+    from neuralcodec.errors import NfcError
+
+    warnings.showwarning = _one_line_warning
+
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        parser.exit(2, f"nfc: error: {exc}\n")
+    except ValueError as exc:
+        parser.exit(2, f"nfc: error: {exc}\n")
+    except NfcError as exc:
+        parser.exit(1, f"nfc: error: {exc}\n")
+    except OSError as exc:
+        detail = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        parser.exit(1, f"nfc: error: {detail}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "nfc: interrupted\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Images in and out: what the codec accepts, how it is normalised, and padding to the stride.
+
+Input rules (also in docs/format.md, "Input images"):
+
+* EXIF orientation is applied, so the coded image is upright as viewers show it.
+* Greyscale (1-bit, 8-bit, 16-bit) is replicated to RGB; palette and CMYK are converted to RGB.
+* 16-bit samples are scaled to 8 bits with rounding (v * 255 / 65535).
+* Transparency (RGBA, LA, palette with transparency) is flattened onto white, with a
+  :class:`UserWarning`: the codec stores no alpha.
+* Floating-point images are refused (:class:`InvalidImage`): their range is ambiguous.
+* Images over :data:`~neuralcodec.container.spec.MAX_PIXELS` are refused before decoding.
+
+The decoder always returns 8-bit RGB at the original width and height.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from neuralcodec.container.spec import MAX_PIXELS
+from neuralcodec.errors import InvalidImage, LimitExceeded
+
+ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike, bytes]
+
+
+def _check_size(width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise InvalidImage(f"image is empty ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise LimitExceeded(f"image {width}x{height} exceeds the {MAX_PIXELS}-pixel cap")
+
+
+def _open(source: str | os.PathLike | bytes) -> Image.Image:
+    """Open and fully decode an image file or its bytes, checking the size before decoding."""
+    name = "input bytes" if isinstance(source, bytes) else os.fspath(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            _check_size(*img.size)
+            img.load()
+    except FileNotFoundError:
+        raise InvalidImage(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidImage(f"{name}: is a directory") from None
+    except Image.DecompressionBombError:
+        raise LimitExceeded(f"{name}: image exceeds the {MAX_PIXELS}-pixel cap") from None
+    except UnidentifiedImageError:
+        raise InvalidImage(f"{name}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"{name}: cannot decode image ({exc})") from None
+    return img
+
+
+def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
+    warnings.warn("image has transparency; flattening it onto white (.nfc stores no alpha)", stacklevel=4)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    rgb = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.round(rgb).astype(np.uint8)
+
+
+def _from_pil(img: Image.Image) -> np.ndarray:
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode == "F":
+        raise InvalidImage("floating-point images are not supported")
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        wide = np.asarray(img, dtype=np.int64)
+        gray = np.round(np.clip(wide, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        return _flatten_alpha(np.asarray(img.convert("RGBA")))
+    return np.asarray(img.convert("RGB"))
+
+
+def _from_array(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint16:
+        arr = np.round(arr.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    if arr.dtype != np.uint8:
+        raise InvalidImage(f"array images must be uint8 or uint16, not {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise InvalidImage(f"array image must be HxW, HxWx1, HxWx3 or HxWx4, not {arr.shape}")
+    _check_size(arr.shape[1], arr.shape[0])
+    if arr.shape[2] == 1:
+        return np.repeat(arr, 3, axis=2)
+    if arr.shape[2] == 4:
+        return _flatten_alpha(arr)
+    return np.ascontiguousarray(arr)
+
+
+def load_rgb(image: ImageInput) -> np.ndarray:
+    """Any accepted input -> uint8 [H, W, 3], following the rules in the module docstring."""
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    if isinstance(image, Image.Image):
+        _check_size(*image.size)
+        return _from_pil(image)
+    if isinstance(image, (str, os.PathLike, bytes)):
+        return _from_pil(_open(image))
+    raise TypeError(f"expected a PIL image, a numpy array, a path or bytes, not {type(image).__name__}")
+
+
+def to_padded_tensor(rgb: np.ndarray, stride: int) -> torch.Tensor:
+    """uint8 [H, W, 3] -> float [1, 3, H', W'] in [0, 1], H' and W' rounded up to ``stride``.
+
+    Padding repeats the last row / column: flat borders cost almost no bits.
+    """
+    x = torch.tensor(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+    h, w = rgb.shape[:2]
+    pad_h, pad_w = -h % stride, -w % stride
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    return x
+
+
+def to_image(x_hat: torch.Tensor, width: int, height: int) -> Image.Image:
+    """float [1, 3, H', W'] in [0, 1] -> RGB PIL image cropped to width x height."""
+    crop = x_hat[0, :, :height, :width]
+    arr = crop.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.ascontiguousarray(arr), mode="RGB")
+
+
+def encode_image_file(img: Image.Image, path: Path | str) -> bytes:
+    """Bytes of ``img`` in the format ``path``'s extension names (PNG when it names none)."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    try:
+        img.save(buf, format=fmt)
+    except (KeyError, OSError, ValueError) as exc:
+        raise InvalidImage(f"cannot write {fmt} image: {exc}") from None
+    return buf.getvalue()

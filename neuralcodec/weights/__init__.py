@@ -1,0 +1,1 @@
+"""Shipped trained weights (see docs/models.md for the model cards)."""

@@ -1,0 +1,132 @@
+"""The nfc command: exit codes, one-line errors, stdin/stdout, atomic and safe outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from neuralcodec.cli.main import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def face_png(tmp_path, face) -> Path:
+    p = tmp_path / "face.png"
+    Image.fromarray(face).save(p)
+    return p
+
+
+def one_line_error(err: str) -> bool:
+    lines = err.strip().splitlines()
+    return len(lines) == 1 and lines[0].startswith("nfc: error: ")
+
+
+def test_encode_info_decode(capsys, face_png, tmp_path):
+    nfc = tmp_path / "face.nfc"
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(nfc), "--quality", "3")
+    assert code == 0 and "bpp" in err
+    code, out, _ = run(capsys, "info", str(nfc))
+    assert code == 0 and "face-hyperprior-v1" in out and "128x128" in out
+    code, out, _ = run(capsys, "info", str(nfc), "--json")
+    info = json.loads(out)
+    assert info["quality"] == 3 and info["file_bytes"] == nfc.stat().st_size
+    assert info["header_bytes"] <= 16
+    out_png = tmp_path / "decoded.png"
+    assert run(capsys, "decode", str(nfc), "-o", str(out_png))[0] == 0
+    assert Image.open(out_png).size == (128, 128)
+
+
+def test_default_output_names(capsys, face_png):
+    assert run(capsys, "encode", str(face_png), "--quiet")[0] == 0
+    assert face_png.with_suffix(".nfc").exists()
+    face_png.unlink()
+    assert run(capsys, "decode", str(face_png.with_suffix(".nfc")))[0] == 0
+    assert Image.open(face_png).size == (128, 128)
+
+
+@pytest.mark.parametrize("quality", ["0", "99", "-2"])
+def test_missing_quality_level_exits_2(capsys, face_png, quality):
+    code, _, err = run(capsys, "encode", str(face_png), "-q", quality)
+    assert code == 2 and one_line_error(err) and "quality" in err
+
+
+def test_non_integer_quality_is_a_usage_error(capsys, face_png):
+    assert run(capsys, "encode", str(face_png), "-q", "high")[0] == 2
+
+
+def test_missing_input_exits_1(capsys, tmp_path):
+    code, _, err = run(capsys, "decode", str(tmp_path / "none.nfc"))
+    assert code == 1 and one_line_error(err) and "no such file" in err
+
+
+def test_not_an_image_exits_1(capsys, tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("not an image")
+    code, _, err = run(capsys, "encode", str(p), "-o", str(tmp_path / "x.nfc"))
+    assert code == 1 and one_line_error(err)
+    assert not (tmp_path / "x.nfc").exists()
+
+
+def test_damaged_nfc_exits_1_and_writes_nothing(capsys, face_png, tmp_path):
+    nfc = tmp_path / "f.nfc"
+    run(capsys, "encode", str(face_png), "-o", str(nfc))
+    data = nfc.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b"GIF89a" + data):
+        nfc.write_bytes(damaged)
+        code, _, err = run(capsys, "decode", str(nfc), "-o", str(tmp_path / "out.png"))
+        assert code == 1 and one_line_error(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.nfc", "face.png"]
+
+
+def test_never_overwrites_its_input(capsys, face_png, tmp_path):
+    nfc = tmp_path / "f.nfc"
+    run(capsys, "encode", str(face_png), "-o", str(nfc))
+    before = nfc.read_bytes()
+    code, _, err = run(capsys, "decode", str(nfc), "-o", str(tmp_path / "." / "f.nfc"))
+    assert code == 2 and "refusing to overwrite" in err and nfc.read_bytes() == before
+
+
+def test_stdin_requires_an_output(capsys):
+    code, _, err = run(capsys, "encode", "-")
+    assert code == 2 and "-o is required" in err
+
+
+def test_failed_write_leaves_no_temporary_files(capsys, face_png, tmp_path):
+    target = tmp_path / "sub"
+    target.mkdir()
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(target))  # a directory
+    assert code == 1 and one_line_error(err)
+    assert list(target.iterdir()) == []
+
+
+def test_help_explains_the_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and all(c in out for c in ("encode", "decode", "info"))
+    code, out, _ = run(capsys, "encode", "--help")
+    assert code == 0 and "--quality" in out
+
+
+def test_stdin_stdout_pipeline(face_png):
+    """`nfc encode - -o - < face.png | nfc decode - -o -` in real processes."""
+    cmd = [sys.executable, "-m", "neuralcodec.cli.main"]
+    enc = subprocess.run(cmd + ["encode", "-", "-o", "-"], input=face_png.read_bytes(),
+                         capture_output=True, check=True)
+    assert enc.stdout[:3] == b"NFC" and enc.stderr == b""
+    dec = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout, capture_output=True, check=True)
+    assert Image.open(io.BytesIO(dec.stdout)).size == (128, 128)
+    bad = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout[:-3], capture_output=True)
+    assert bad.returncode == 1 and bad.stdout == b"" and bad.stderr.decode().startswith("nfc: error:")

@@ -1,0 +1,151 @@
+"""Input rules of neuralcodec.imaging: modes, orientation, caps and broken files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neuralcodec.errors import InvalidImage, LimitExceeded
+from neuralcodec.imaging import encode_image_file, load_rgb, to_image, to_padded_tensor
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_rgb_passes_through_unchanged(face):
+    assert np.array_equal(load_rgb(Image.fromarray(face)), face)
+    assert np.array_equal(load_rgb(png_bytes(Image.fromarray(face))), face)
+
+
+def test_path_input(face, tmp_path):
+    p = tmp_path / "f.png"
+    Image.fromarray(face).save(p)
+    assert np.array_equal(load_rgb(p), face)
+    assert np.array_equal(load_rgb(str(p)), face)
+
+
+def test_greyscale_is_replicated():
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    out = load_rgb(Image.fromarray(grey, mode="L"))
+    assert out.shape == (8, 8, 3) and all(np.array_equal(out[..., c], grey) for c in range(3))
+    assert np.array_equal(load_rgb(grey), out)
+
+
+def test_sixteen_bit_is_scaled_with_rounding():
+    wide = np.array([[0, 257, 65535, 32896]], dtype=np.uint16)
+    expected = np.array([0, 1, 255, 128], dtype=np.uint8)
+    assert np.array_equal(load_rgb(Image.fromarray(wide))[0, :, 0], expected)
+    assert np.array_equal(load_rgb(wide)[0, :, 1], expected)
+
+
+def test_palette_is_converted(face):
+    pal = Image.fromarray(face).convert("P")
+    assert np.array_equal(load_rgb(pal), np.asarray(pal.convert("RGB")))
+
+
+def test_alpha_is_flattened_on_white_with_a_warning():
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[0, 0] = (0, 0, 0, 0)  # transparent -> white
+    rgba[0, 1] = (10, 20, 30, 255)  # opaque -> itself
+    rgba[1, 0] = (0, 0, 0, 128)  # half -> mid grey
+    with pytest.warns(UserWarning, match="transparency"):
+        out = load_rgb(Image.fromarray(rgba, mode="RGBA"))
+    assert tuple(out[0, 0]) == (255, 255, 255)
+    assert tuple(out[0, 1]) == (10, 20, 30)
+    assert tuple(out[1, 0]) == (127, 127, 127)
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("RGB", (4, 2), (0, 0, 0))
+    img.putpixel((0, 0), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", exif=exif)
+    out = load_rgb(buf.getvalue())
+    assert out.shape == (4, 2, 3)
+    assert tuple(out[0, 1]) == (255, 0, 0)
+
+
+def test_cmyk_is_converted():
+    cmyk = Image.new("CMYK", (3, 3), (0, 255, 255, 0))
+    assert tuple(load_rgb(cmyk)[1, 1]) == (255, 0, 0)
+
+
+def test_float_images_are_refused():
+    with pytest.raises(InvalidImage, match="floating-point"):
+        load_rgb(Image.new("F", (2, 2)))
+    with pytest.raises(InvalidImage):
+        load_rgb(np.zeros((2, 2, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 3), (0, 5, 3), (5, 0)])
+def test_empty_images_are_refused(shape):
+    with pytest.raises(InvalidImage, match="empty"):
+        load_rgb(np.zeros(shape, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 2), (4, 4, 5), (4,), (2, 2, 2, 3)])
+def test_bad_array_shapes_are_refused(shape):
+    with pytest.raises(InvalidImage):
+        load_rgb(np.zeros(shape, dtype=np.uint8))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidImage, match="no such file"):
+        load_rgb(tmp_path / "nope.png")
+
+
+def test_not_an_image():
+    with pytest.raises(InvalidImage, match="not an image"):
+        load_rgb(b"hello, world" * 10)
+
+
+def test_truncated_png_is_refused(face):
+    data = png_bytes(Image.fromarray(face))
+    for n in (len(data) // 4, len(data) // 2, len(data) * 3 // 4):
+        with pytest.raises(InvalidImage):
+            load_rgb(data[:n])
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [6000, 20000, 60000])
+def test_decompression_bomb_is_refused_before_decoding(side):
+    with pytest.raises(LimitExceeded):
+        load_rgb(_png_header_only(side, side))
+
+
+def test_wrong_input_type():
+    with pytest.raises(TypeError):
+        load_rgb(12)
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (97, 131), (128, 128), (64, 200)])
+def test_pad_then_crop_is_identity(h, w):
+    rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    x = to_padded_tensor(rgb, 64)
+    assert x.shape[2] % 64 == 0 and x.shape[3] % 64 == 0
+    assert x.shape[2] - h < 64 and x.shape[3] - w < 64
+    assert np.array_equal(np.asarray(to_image(x, w, h)), rgb)
+
+
+def test_output_format_follows_the_extension(face):
+    img = Image.fromarray(face)
+    assert encode_image_file(img, "x.png")[:4] == b"\x89PNG"
+    assert encode_image_file(img, "x.jpg")[:2] == b"\xff\xd8"
+    assert encode_image_file(img, "x.unknownext")[:4] == b"\x89PNG"
