@@ -1,0 +1,237 @@
+"""Train the variable-rate face codec on a folder of images.
+
+    python tools/train.py tools/configs/cvae.toml --data ../shared/data/faces/train --run runs/cvae
+
+Resumable: the run folder holds ``checkpoint.pt`` (written atomically every few minutes and
+when a phase ends or the time budget runs out); running the same command again continues
+where it stopped. ``--init`` warm-starts from shipped weights so that compute accumulates
+across sessions. ``log.jsonl`` in the run folder records rate and distortion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+from neuralcodec.models.registry import load_weights_file
+
+
+@dataclass(frozen=True)
+class Phase:
+    crop: int
+    batch_size: int
+    steps: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: HyperpriorConfig
+    lambdas: tuple[float, ...]
+    phases: tuple[Phase, ...]
+    seed: int
+    aux_lr: float
+    clip_grad_norm: float
+    checkpoint_minutes: float
+    log_every: int
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainConfig:
+        raw = tomllib.loads(path.read_text())
+        m, t = raw["model"], raw["train"]
+        lambdas = tuple(float(v) for v in m["lambdas"])
+        return cls(
+            model=HyperpriorConfig(m["channels"], m["latent_channels"], levels=len(lambdas)),
+            lambdas=lambdas,
+            phases=tuple(Phase(**p) for p in t["phases"]),
+            seed=t["seed"],
+            aux_lr=t["aux_lr"],
+            clip_grad_norm=t["clip_grad_norm"],
+            checkpoint_minutes=t["checkpoint_minutes"],
+            log_every=t["log_every"],
+        )
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.steps for p in self.phases)
+
+    def phase_at(self, step: int) -> Phase:
+        end = 0
+        for phase in self.phases:
+            end += phase.steps
+            if step < end:
+                return phase
+        return self.phases[-1]
+
+
+def load_images(folder: Path, cache_dir: Path) -> torch.Tensor:
+    """All images of ``folder`` as uint8 [N, H, W, 3] (same size required), cached as .npy."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+    if not files:
+        raise SystemExit(f"no images in {folder}")
+    key = f"{folder.resolve().as_posix()}|{len(files)}|{files[0].name}|{files[-1].name}"
+    cache = cache_dir / f"images-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+    if cache.exists():
+        return torch.from_numpy(np.load(cache))
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in tqdm(files, desc="loading images")]
+    stack = np.stack(arrays)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npy")
+    np.save(tmp, stack)
+    os.replace(tmp, cache)
+    return torch.from_numpy(stack)
+
+
+def sample_batch(images: torch.Tensor, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1]."""
+    n, h, w, _ = images.shape
+    idx = torch.randint(0, n, (batch_size,), generator=gen)
+    tops = torch.randint(0, h - crop + 1, (batch_size,), generator=gen)
+    lefts = torch.randint(0, w - crop + 1, (batch_size,), generator=gen)
+    flips = torch.rand(batch_size, generator=gen) < 0.5
+    crops = []
+    for i, t, l, f in zip(idx.tolist(), tops.tolist(), lefts.tolist(), flips.tolist()):
+        c = images[i, t : t + crop, l : l + crop]
+        crops.append(c.flip(1) if f else c)
+    return torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor):
+    """Per-image (lambda * 255^2 * MSE + bpp) / sqrt(lambda), averaged; also returns bpp and MSE."""
+    out = model(x, level)
+    pixels = x.shape[2] * x.shape[3]
+    bits = sum(-torch.log2(lk).flatten(1).sum(1) for lk in out.likelihoods.values())
+    bpp = bits / pixels
+    mse = (out.x_hat - x).pow(2).flatten(1).mean(1)
+    lam = lambdas[level]
+    loss = ((lam * 255.0**2 * mse + bpp) / lam.sqrt()).mean()
+    return loss, bpp, mse
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", type=Path, help="TOML config (see tools/configs/)")
+    p.add_argument("--data", type=Path, required=True, help="folder of training images (same size each)")
+    p.add_argument("--run", type=Path, required=True, help="run folder: checkpoint.pt, log.jsonl")
+    p.add_argument("--init", type=Path, help="warm-start model weights from this weights file")
+    p.add_argument("--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="where decoded images are cached")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = TrainConfig.from_toml(args.config)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    args.run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = args.run / "checkpoint.pt"
+
+    torch.manual_seed(cfg.seed)
+    model = FaceHyperprior(cfg.model).to(device)
+    aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    optimizer = torch.optim.Adam(main_params, lr=cfg.phases[0].lr)
+    aux_optimizer = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        gen.set_state(state["generator"])
+        step = state["step"]
+        print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+    elif args.init:
+        model.load_state_dict(load_weights_file(args.init)["state_dict"])
+        print(f"warm start from {args.init}", file=sys.stderr)
+
+    images = load_images(args.data, args.cache_dir)
+    lambdas = torch.tensor(cfg.lambdas, device=device)
+    model.train()
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_path,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            aux_optimizer=aux_optimizer.state_dict(),
+            generator=gen.get_state(),
+            step=step,
+            config=str(args.config),
+        )
+
+    start = last_ckpt = time.monotonic()
+    window: list[tuple[float, float]] = []
+    with open(args.run / "log.jsonl", "a") as log, tqdm(
+        total=cfg.total_steps, initial=step, desc="train", dynamic_ncols=True
+    ) as bar:
+        while step < cfg.total_steps:
+            phase = cfg.phase_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = phase.lr
+            x = sample_batch(images, phase.batch_size, phase.crop, gen).to(device)
+            level = torch.randint(0, len(cfg.lambdas), (phase.batch_size,), generator=gen).to(device)
+
+            loss, bpp, mse = rd_loss(model, x, level, lambdas)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
+            optimizer.step()
+            aux = model.aux_loss()
+            aux_optimizer.zero_grad(set_to_none=True)
+            aux.backward()
+            aux_optimizer.step()
+            step += 1
+            bar.update(1)
+
+            window.append((bpp.mean().item(), mse.mean().item()))
+            if step % cfg.log_every == 0:
+                mean_bpp = float(np.mean([b for b, _ in window]))
+                psnr = float(np.mean([10 * math.log10(1 / max(m, 1e-10)) for _, m in window]))
+                window.clear()
+                bar.set_postfix(bpp=f"{mean_bpp:.3f}", psnr=f"{psnr:.2f}", loss=f"{loss.item():.3f}")
+                record = {"step": step, "crop": phase.crop, "lr": phase.lr, "loss": loss.item(),
+                          "bpp": mean_bpp, "psnr": psnr, "aux": aux.item(),
+                          "minutes": (time.monotonic() - start) / 60}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            now = time.monotonic()
+            phase_ended = cfg.phase_at(step) is not phase
+            if phase_ended or now - last_ckpt > cfg.checkpoint_minutes * 60:
+                checkpoint()
+                last_ckpt = now
+            if now - start > args.max_minutes * 60:
+                print(f"time budget reached at step {step}", file=sys.stderr)
+                break
+    checkpoint()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
