@@ -32,6 +32,9 @@ class CdfTables:
 
 
 def _extension() -> ModuleType:
+    # _C is linked against torch's libc10; importing torch first puts it on the loader path.
+    import torch  # noqa: F401
+
     try:
         from neuralcodec import _C
     except ImportError as exc:
@@ -43,9 +46,10 @@ def _extension() -> ModuleType:
 
 def encode_symbols(symbols: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     """Entropy-code ``symbols`` (any shape, flattened in C order)."""
+    # No dtype conversion here: a silent cast could wrap values; the binding rejects non-int32.
     return _extension().encode_with_indexes(
-        np.ascontiguousarray(symbols, dtype=np.int32).ravel(),
-        np.ascontiguousarray(indexes, dtype=np.int32).ravel(),
+        np.ascontiguousarray(symbols).ravel(),
+        np.ascontiguousarray(indexes).ravel(),
         tables.cdfs,
         tables.lengths,
         tables.offsets,
@@ -61,7 +65,7 @@ def decode_symbols(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.nd
     try:
         values = ext.decode_with_indexes(
             data,
-            np.ascontiguousarray(indexes, dtype=np.int32).ravel(),
+            np.ascontiguousarray(indexes).ravel(),
             tables.cdfs,
             tables.lengths,
             tables.offsets,

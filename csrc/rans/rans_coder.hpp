@@ -1,0 +1,86 @@
+// Safe rANS entropy coder, bitstream-compatible with CompressAI's
+// `compressai.ans.RansEncoder` / `RansDecoder`. Plain C++17: no Python, no
+// torch, so it can be fuzzed on its own.
+//
+// Bitstream layout (a sequence of 32-bit little-endian words):
+//
+//   word 0, 1   final encoder state, low half then high half (64-bit rANS)
+//   word 2..    renormalisation words, in the order the decoder consumes them
+//
+// Coder: 64-bit state kept in [STATE_LOWER_BOUND, 2^64), renormalised 32 bits
+// at a time, symbol frequencies quantised to CDF_PRECISION_BITS. The encoder
+// runs over the symbols backwards so that the decoder reads forwards.
+//
+// Symbol model: table t is `cdfs[t, 0:lengths[t]]`, a CDF with
+// cdf[0] == 0, strictly increasing, cdf[lengths[t] - 1] == 2^16. It codes
+// lengths[t] - 1 symbols; the last one, `escape = lengths[t] - 2`, is an
+// escape. A symbol s is coded as value = s - offsets[t]; if value lies outside
+// [0, escape) the escape is coded, followed by bypass chunks of
+// BYPASS_CHUNK_BITS raw bits each:
+//
+//   raw    = value < 0 ? -2 * value - 1 : 2 * (value - escape)
+//   count  = number of 4-bit chunks of raw (0 if raw == 0, top chunk != 0)
+//   chunks = count, then raw's chunks from least to most significant
+//
+// CompressAI extends `count` with further chunks while it equals 15; raw
+// never exceeds 33 bits for int32 symbols, so count <= 9 and that extension
+// never occurs. The decoder rejects any count above MAX_BYPASS_CHUNKS.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace rans {
+
+constexpr int CDF_PRECISION_BITS = 16;
+constexpr int BYPASS_CHUNK_BITS = 4;
+constexpr uint64_t STATE_LOWER_BOUND = uint64_t{1} << 31;
+// Enough chunks for the largest raw value an int32 symbol can produce (33 bits).
+constexpr int MAX_BYPASS_CHUNKS = 9;
+constexpr std::size_t BYTES_PER_WORD = 4;
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Caller's fault: malformed tables, indexes out of range, mismatched sizes,
+// a symbol that cannot be represented.
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+// The bitstream is truncated, corrupt, or does not match the tables.
+class DecodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Borrowed view of CompressAI-style padded CDF tables; the coder never owns
+// or copies them.
+struct CdfTables {
+  const int32_t* cdfs;     // [num_tables, max_length], row-major
+  const int32_t* lengths;  // [num_tables], valid entries of each row
+  const int32_t* offsets;  // [num_tables], added to decoded values
+  std::size_t num_tables;
+  std::size_t max_length;
+};
+
+// Encodes symbols[i] with table indexes[i], i in [0, count).
+// Throws InvalidArgument on bad tables or indexes.
+std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
+                                         const int32_t* indexes,
+                                         std::size_t count,
+                                         const CdfTables& tables);
+
+// Decodes `count` symbols with tables indexes[i] into out[0, count).
+// Throws InvalidArgument on bad tables or indexes, DecodeError when the
+// stream is not exactly one valid encoding for these indexes and tables.
+void decode_with_indexes(const uint8_t* data, std::size_t size,
+                         const int32_t* indexes, std::size_t count,
+                         const CdfTables& tables, int32_t* out);
+
+}  // namespace rans
