@@ -61,7 +61,7 @@ def test_quality_trades_bytes_for_fidelity(face):
         scores.append(psnr(np.asarray(neuralcodec.decompress(data)), face))
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
     assert scores == sorted(scores)
-    assert scores[-1] > 33.0
+    assert scores[0] > 20.0 and scores[-1] > 30.0
 
 
 @pytest.mark.parametrize("quality", [0, 99, -1, 3.0, "3", True, None])

@@ -6,11 +6,17 @@
 The integer CDF tables are computed here, once, and stored with the weights: decoders load
 them as they are and never recompute them from floating-point densities, so every machine
 codes with identical tables.
+
+``--level-positions`` chooses the shipped quality levels as positions on the trained level
+axis (0 = the first trained lambda): fractional positions interpolate the log-gains of the two
+nearest trained levels, positions outside the trained range extrapolate from the end pair.
+By default the shipped levels are the trained ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import asdict
@@ -21,7 +27,20 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import TrainConfig  # noqa: E402
 
-from neuralcodec.models.hyperprior import FaceHyperprior  # noqa: E402
+from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig  # noqa: E402
+
+GAIN_KEYS = ("gains.log_gain", "gains.log_inverse_gain", "hyper_gains.log_gain", "hyper_gains.log_inverse_gain")
+
+
+def resample_levels(log_gains: torch.Tensor, positions: list[float]) -> torch.Tensor:
+    """[L, C] log-gains of the trained levels -> [len(positions), C], linear in the log domain."""
+    last = log_gains.shape[0] - 2
+    rows = []
+    for p in positions:
+        lo = min(max(math.floor(p), 0), last)
+        t = p - lo
+        rows.append(log_gains[lo] * (1 - t) + log_gains[lo + 1] * t)
+    return torch.stack(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,18 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("config", type=Path, help="the TOML config the checkpoint was trained with")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--model-id", required=True, help="stable id, e.g. face-hyperprior-v1")
+    p.add_argument("--level-positions", type=lambda v: [float(x) for x in v.split(",")],
+                   help="comma-separated positions on the trained level axis, lowest quality first")
     args = p.parse_args(argv)
 
     cfg = TrainConfig.from_toml(args.config)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    model = FaceHyperprior(cfg.model)
-    model.load_state_dict(state["model"])
+    weights = state["model"]
+    positions = args.level_positions or [float(i) for i in range(cfg.model.levels)]
+    if positions != sorted(positions) or len(set(positions)) != len(positions):
+        p.error("--level-positions must be strictly increasing")
+    weights.update({k: resample_levels(weights[k], positions) for k in GAIN_KEYS})
+    model = FaceHyperprior(HyperpriorConfig(cfg.model.channels, cfg.model.latent_channels, len(positions)))
+    model.load_state_dict(weights)
     model.eval()
     model.update_tables()
     payload = {
         "model_id": args.model_id,
-        "config": asdict(cfg.model),
+        "config": asdict(model.config),
         "lambdas": list(cfg.lambdas),
+        "level_positions": positions,
         "trained_steps": int(state["step"]),
         "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
     }

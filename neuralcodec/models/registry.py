@@ -7,6 +7,7 @@ weights or a new architecture get a new id. The .nfc header stores a 16-bit hash
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,12 +81,20 @@ def build_model(config: dict, state_dict: dict) -> FaceHyperprior:
     return model.eval()
 
 
+def _weights_path(spec: ModelSpec):
+    return resources.files("neuralcodec.weights") / spec.weights
+
+
+def weights_sha256(name: str) -> str:
+    """SHA-256 of the installed weights file of ``name``: what pins benchmark results to weights."""
+    return hashlib.sha256(_weights_path(spec_for(name)).read_bytes()).hexdigest()
+
+
 @lru_cache(maxsize=None)
 def load_model(name: str) -> FaceHyperprior:
     """The shipped model ``name`` (alias or id), ready to code; loaded once per process."""
     spec = spec_for(name)
-    ref = resources.files("neuralcodec.weights") / spec.weights
-    with resources.as_file(ref) as path:
+    with resources.as_file(_weights_path(spec)) as path:
         if not path.exists():
             raise UnknownModel(f"weights for {spec.model_id} are not installed ({spec.weights})")
         payload = load_weights_file(path)
