@@ -1,0 +1,1 @@
+"""Rate–distortion benchmark: neuralcodec against JPEG, WebP, AVIF and JPEG XL."""

@@ -1,0 +1,227 @@
+"""Every codec of the benchmark behind one interface.
+
+    PIL RGB image --encode(img, quality)--> bytes (the whole file) --decode--> PIL RGB image
+
+A codec names itself, lists its quality sweep (lowest quality first) and states the fixed
+encoder settings it uses; the runner records those settings next to every result, so a
+change of library version or option is never mixed into old numbers.
+
+Baselines go through Pillow's own plugins with each encoder's default speed/effort and
+chroma subsampling, spelled out explicitly so that results record them:
+
+    name      library          fixed settings                 quality sweep
+    jpeg      libjpeg-turbo    subsampling 4:2:0              1..95, dense below 10
+    jpeg444   libjpeg-turbo    subsampling 4:4:4              same as jpeg
+    webp      libwebp          method 4 (lossy)               0..95
+    avif      libavif (aom)    speed 6, subsampling 4:2:0     0..90
+    jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
+    nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
+
+On 128x128 faces the sweeps span roughly 0.2-3.7 bpp; the floors (WebP ~400 B, AVIF
+~520 B, JXL ~550 B, JPEG ~990 B) are the encoders' own minimum file sizes at their lowest
+quality, not a choice of sweep. Qualities that give byte-identical files (AVIF 0-2) are left
+out of the sweeps.
+"""
+
+import importlib.metadata
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image, features
+
+JPEG_QUALITIES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
+WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
+JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+NFC_MODEL = "cvae"
+
+
+class UnknownCodec(ValueError):
+    """The name is not in the registry."""
+
+
+class CodecUnavailable(RuntimeError):
+    """The codec is known but cannot run here; the message says why."""
+
+
+class Codec(Protocol):
+    """What the runner needs from a codec."""
+
+    name: str
+    qualities: Sequence[int]
+    settings: Mapping[str, object]
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        """RGB image -> the complete file, every byte a decoder needs."""
+
+    def decode(self, data: bytes) -> Image.Image:
+        """The complete file -> RGB image of the original size."""
+
+
+@dataclass(frozen=True)
+class PillowCodec:
+    """A format that Pillow (or a Pillow plugin) reads and writes.
+
+    `options` are passed to `Image.save` on every encode, beside `quality`.
+    """
+
+    name: str
+    format: str
+    library: str
+    qualities: tuple[int, ...]
+    options: Mapping[str, object]
+
+    @property
+    def settings(self) -> dict[str, object]:
+        return {"format": self.format, "library": self.library, **self.options}
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, format=self.format, quality=quality, **self.options)
+        return buf.getvalue()
+
+    def decode(self, data: bytes) -> Image.Image:
+        with Image.open(io.BytesIO(data), formats=[self.format]) as im:
+            return im.convert("RGB")
+
+
+class NeuralCodec:
+    """neuralcodec's public API: `compress(image, quality=q, model=m)` and `decompress(data)`.
+
+    Its settings name the model, the package version and the SHA-256 of the weights, so
+    results of other weights are never mixed in on resume.
+    """
+
+    name = "nfc"
+
+    def __init__(self, model: str = NFC_MODEL) -> None:
+        try:
+            import neuralcodec
+        except ImportError as exc:
+            raise CodecUnavailable(f"neuralcodec cannot be imported: {exc}") from exc
+        missing = [
+            fn
+            for fn in ("compress", "decompress", "available_qualities")
+            if not hasattr(neuralcodec, fn)
+        ]
+        if missing:
+            raise CodecUnavailable(f"neuralcodec has no {', '.join(missing)} yet")
+        self._api = neuralcodec
+        self._model = model
+        self.qualities = tuple(neuralcodec.available_qualities(model=model))
+        if not self.qualities:
+            raise CodecUnavailable(f"neuralcodec has no qualities for model {model!r}")
+        from neuralcodec.models.registry import weights_sha256
+
+        self.settings = {
+            "model": model,
+            "neuralcodec": getattr(neuralcodec, "__version__", "unknown"),
+            "weights_sha256": weights_sha256(model),
+        }
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        return self._api.compress(img, quality=quality, model=self._model)
+
+    def decode(self, data: bytes) -> Image.Image:
+        return self._api.decompress(data).convert("RGB")
+
+
+def _require_feature(feature: str, codec: str) -> str:
+    if not features.check(feature):
+        raise CodecUnavailable(f"this Pillow build has no {feature} support, needed by {codec}")
+    return features.version(feature) or "unknown"
+
+
+def _jpeg(name: str, subsampling: str) -> PillowCodec:
+    if not features.check("libjpeg_turbo"):
+        raise CodecUnavailable(f"{name} is defined as libjpeg-turbo, which this Pillow lacks")
+    return PillowCodec(
+        name=name,
+        format="JPEG",
+        library=f"libjpeg-turbo {features.version('libjpeg_turbo')}",
+        qualities=JPEG_QUALITIES,
+        options={"subsampling": subsampling},
+    )
+
+
+def _webp() -> PillowCodec:
+    version = _require_feature("webp", "webp")
+    return PillowCodec(
+        name="webp",
+        format="WEBP",
+        library=f"libwebp {version}",
+        qualities=WEBP_QUALITIES,
+        options={"method": 4},
+    )
+
+
+def avif_codec_versions() -> str | None:
+    """The AV1 coders inside Pillow's libavif, e.g. 'dav1d [dec]:1.5.3, aom [enc]:3.14.1'.
+
+    Pillow exposes them only in its private `_avif` module, hence the guarded import.
+    """
+    try:
+        from PIL import _avif
+    except ImportError:
+        return None
+    return _avif.codec_versions()
+
+
+def _avif() -> PillowCodec:
+    version = _require_feature("avif", "avif")
+    return PillowCodec(
+        name="avif",
+        format="AVIF",
+        library=f"libavif {version} ({avif_codec_versions()})",
+        qualities=AVIF_QUALITIES,
+        options={"speed": 6, "subsampling": "4:2:0"},
+    )
+
+
+def _jxl() -> PillowCodec:
+    try:
+        import pillow_jxl  # noqa: F401  (registers the JXL format with Pillow)
+    except ImportError as exc:
+        raise CodecUnavailable(
+            "no JPEG XL plugin for Pillow is installed (pip install pillow-jxl-plugin)"
+        ) from exc
+    version = importlib.metadata.version("pillow-jxl-plugin")
+    return PillowCodec(
+        name="jxl",
+        format="JXL",
+        library=f"pillow-jxl-plugin {version}",
+        qualities=JXL_QUALITIES,
+        options={"effort": 7},
+    )
+
+
+_REGISTRY: dict[str, Callable[[], Codec]] = {
+    "jpeg": lambda: _jpeg("jpeg", "4:2:0"),
+    "jpeg444": lambda: _jpeg("jpeg444", "4:4:4"),
+    "webp": _webp,
+    "avif": _avif,
+    "jxl": _jxl,
+    "nfc": NeuralCodec,
+}
+
+
+def codec_names() -> list[str]:
+    """Every registered codec name, available here or not."""
+    return list(_REGISTRY)
+
+
+def get_codec(name: str) -> Codec:
+    """The codec registered as `name`.
+
+    Raises UnknownCodec for a name not in the registry and CodecUnavailable (with the
+    reason) for a known codec that cannot run in this environment.
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownCodec(
+            f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}"
+        ) from None
+    return factory()

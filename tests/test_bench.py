@@ -1,0 +1,296 @@
+"""The benchmark core: codecs, metrics, BD-rate and the resumable runner, on tiny images."""
+
+import hashlib
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+from bench import codecs, metrics, rd
+from bench.bdrate import RdCurve, bd_rate, monotone_points
+from bench.codecs import CodecUnavailable, UnknownCodec, get_codec
+
+FILE_MAGIC = {
+    "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
+    "jpeg444": lambda b: b[:3] == b"\xff\xd8\xff",
+    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "avif": lambda b: b[4:12] == b"ftypavif",
+    "jxl": lambda b: b[:2] == b"\xff\x0a" or b[4:8] == b"JXL ",
+}
+
+
+class DoubledJpeg:
+    """JPEG whose every file carries a second copy of itself: twice the bytes, same pixels."""
+
+    name = "doubled"
+    settings = {"wraps": "jpeg", "copies": 2}
+
+    def __init__(self) -> None:
+        self._jpeg = get_codec("jpeg")
+        self.qualities = self._jpeg.qualities
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        return self._jpeg.encode(img, quality) * 2
+
+    def decode(self, data: bytes) -> Image.Image:
+        return self._jpeg.decode(data[: len(data) // 2])
+
+
+class CountingJpeg:
+    """JPEG at three qualities that counts its encodes in a shared list."""
+
+    name = "counting"
+    qualities = (10, 50, 90)
+    settings = {"wraps": "jpeg"}
+
+    def __init__(self, calls: list) -> None:
+        self._jpeg = get_codec("jpeg")
+        self._calls = calls
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        self._calls.append(quality)
+        return self._jpeg.encode(img, quality)
+
+    def decode(self, data: bytes) -> Image.Image:
+        return self._jpeg.decode(data)
+
+
+@pytest.fixture(scope="module")
+def image_paths(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    face = Image.fromarray(skdata.astronaut()).resize((64, 64), Image.Resampling.LANCZOS)
+    y, x = np.mgrid[0:48, 0:64]
+    gradient = np.stack([x * 4, y * 5, (x + y) * 2], axis=-1).astype(np.uint8)
+    paths = [folder / "astronaut.png", folder / "gradient.png"]
+    face.save(paths[0])
+    Image.fromarray(gradient).save(paths[1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def jpeg_run(image_paths, tmp_path_factory):
+    """One run of jpeg and its doubled-bytes twin, shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("jpeg_run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(codecs._REGISTRY, "doubled", DoubledJpeg)
+        results = rd.run(image_paths, ["jpeg", "doubled"], out, command=["test"])
+    return out, results
+
+
+def _curve(qualities, rates, distortions):
+    return RdCurve.of(qualities, rates, distortions)
+
+
+# ---- codecs ----
+
+
+def test_unknown_codec_name_is_a_clear_error():
+    with pytest.raises(UnknownCodec, match="unknown codec 'jpg'.*known codecs: jpeg"):
+        get_codec("jpg")
+
+
+@pytest.mark.parametrize("name", ["jpeg", "jpeg444", "webp", "avif", "jxl"])
+def test_baseline_codec_round_trips_to_rgb_of_the_same_size(name, image_paths):
+    try:
+        codec = get_codec(name)
+    except CodecUnavailable as exc:
+        pytest.skip(f"{name} unavailable here: {exc}")
+    original = rd.load_rgb(image_paths[1])
+    data = codec.encode(original, codec.qualities[len(codec.qualities) // 2])
+    decoded = codec.decode(data)
+    assert FILE_MAGIC[name](data)
+    assert decoded.mode == "RGB" and decoded.size == original.size
+    assert list(codec.qualities) == sorted(codec.qualities)
+
+
+def test_jpeg_subsampling_is_what_the_name_says(image_paths):
+    original = rd.load_rgb(image_paths[0])
+    for name, layout in (("jpeg", [(2, 2), (1, 1), (1, 1)]), ("jpeg444", [(1, 1)] * 3)):
+        data = get_codec(name).encode(original, 50)
+        with Image.open(io.BytesIO(data)) as im:
+            assert [(h, v) for _, h, v, _ in im.layer] == layout
+
+
+# ---- metrics ----
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "kernel_size", "scales"),
+    [(161, 161, 11, 5), (128, 128, 7, 5), (64, 48, 3, 5), (20, 20, 3, 4)],
+)
+def test_ms_ssim_keeps_most_scales_then_widest_window(height, width, kernel_size, scales):
+    assert metrics.MsSsimSettings.for_size(height, width) == metrics.MsSsimSettings(
+        kernel_size, scales
+    )
+
+
+def test_identical_images_score_perfectly_and_bpp_counts_whole_file(image_paths):
+    img = rd.load_rgb(image_paths[1])
+    m = metrics.evaluate(img, img.copy(), n_bytes=768)
+    assert m.bpp == 768 * 8 / (64 * 48)
+    assert m.psnr == pytest.approx(80.0)
+    assert m.ssim == pytest.approx(1.0) and m.ms_ssim == pytest.approx(1.0)
+    assert (m.ms_ssim_kernel_size, m.ms_ssim_scales) == (3, 5)
+
+
+def test_metrics_refuse_a_decoded_image_of_another_size(image_paths):
+    img = rd.load_rgb(image_paths[1])
+    with pytest.raises(ValueError, match="decoded size"):
+        metrics.evaluate(img, img.resize((32, 24)), n_bytes=1)
+
+
+# ---- BD-rate ----
+
+
+def test_bd_rate_of_a_curve_against_itself_is_zero():
+    curve = _curve([1, 2, 3, 4], [0.2, 0.5, 1.0, 2.0], [25.0, 29.0, 33.0, 38.0])
+    result = bd_rate(curve, curve)
+    assert abs(result.percent) < 1e-6 and result.overlap == 1.0
+
+
+def test_twice_the_bytes_is_plus_100_percent():
+    anchor = _curve([1, 2, 3, 4], [0.2, 0.5, 1.0, 2.0], [25.0, 29.0, 33.0, 38.0])
+    doubled = _curve(anchor.qualities, [2 * r for r in anchor.rates], anchor.distortions)
+    assert bd_rate(anchor, doubled).percent == pytest.approx(100.0, abs=1e-6)
+    assert bd_rate(doubled, anchor).percent == pytest.approx(-50.0, abs=1e-6)
+
+
+def test_disjoint_quality_ranges_give_none_with_reason():
+    low = _curve([1, 2], [0.2, 0.4], [20.0, 24.0])
+    high = _curve([1, 2], [1.0, 2.0], [30.0, 35.0])
+    result = bd_rate(low, high)
+    assert result.percent is None and "do not overlap" in result.reason
+    assert result.overlap == 0.0
+
+
+def test_dominated_and_invalid_points_are_dropped_and_listed():
+    curve = _curve([1, 2, 3, 4, 5], [0.5, 0.6, 1.0, 1.0, math.nan], [30.0, 29.0, 33.0, 34.0, 40.0])
+    kept, dropped = monotone_points(curve)
+    assert kept.qualities == (1, 4) and dropped == (2, 3, 5)
+    result = bd_rate(curve, curve)
+    assert result.percent == pytest.approx(0.0, abs=1e-6)
+    assert result.test_dropped == (2, 3, 5)
+
+
+def test_a_curve_with_one_usable_point_gives_none_with_reason():
+    flat = _curve([1, 2, 3], [0.2, 0.4, 0.8], [30.0, 30.0, 30.0])
+    good = _curve([1, 2], [0.2, 0.4], [29.0, 31.0])
+    result = bd_rate(good, flat)
+    assert result.percent is None and "test curve has fewer than 2" in result.reason
+
+
+# ---- runner ----
+
+
+def test_run_writes_per_image_lines_means_and_provenance(jpeg_run, image_paths):
+    out, results = jpeg_run
+    n_q = len(codecs.JPEG_QUALITIES)
+    lines = (out / rd.PER_IMAGE_FILE).read_text().splitlines()
+    assert len(lines) == 2 * 2 * n_q
+    for record in map(json.loads, lines):
+        assert record["bpp"] == record["n_bytes"] * 8 / (
+            64 * 48 if "gradient" in record["image"] else 64 * 64
+        )
+    points = results["rd"]["jpeg"]
+    assert [p["quality"] for p in points] == list(codecs.JPEG_QUALITIES)
+    assert all(p["n_images"] == 2 for p in points)
+    assert points[-1]["psnr"] > points[0]["psnr"] + 10 and points[-1]["bpp"] > points[0]["bpp"]
+    assert results["smallest_file"]["jpeg"]["quality"] == 1
+
+    on_disk = json.loads((out / rd.RESULTS_FILE).read_text())
+    assert on_disk == json.loads(json.dumps(results))
+    prov = results["provenance"]
+    assert prov["command"] == "test" and prov["git"]["sha"]
+    libraries = ("python", "pillow", "libjpeg_turbo", "libwebp", "libavif", "torch", "compressai")
+    assert {*libraries, "piq", "numpy"} <= set(prov["versions"])
+    files = [{"name": p.name, "sha256": rd._file_sha256(p)} for p in sorted(image_paths)]
+    assert prov["dataset"]["files"] == files
+    listing = "".join(f"{f['sha256']}  {f['name']}\n" for f in files)
+    assert prov["dataset"]["sha256"] == hashlib.sha256(listing.encode()).hexdigest()
+    assert results["metrics"]["ms_ssim_used"] == [{"kernel_size": 3, "scales": 5, "n_images": 2}]
+    summary = (out / rd.SUMMARY_FILE).read_text()
+    assert "## BD-rate, PSNR" in summary and prov["dataset"]["sha256"] in summary
+
+
+def test_run_bd_rate_self_is_zero_and_doubled_bytes_is_plus_100(jpeg_run):
+    _, results = jpeg_run
+    for metric in rd.BD_METRICS:
+        table = results["bd_rate"][metric]
+        assert abs(table["jpeg"]["jpeg"]["percent"]) < 1e-6
+        assert table["doubled"]["jpeg"]["percent"] == pytest.approx(100.0, abs=1e-6)
+
+
+def test_resume_skips_done_work_and_survives_a_cut_last_line(image_paths, tmp_path, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    rd.run(image_paths, ["counting"], tmp_path, limit=1)
+    assert len(calls) == 3
+    rd.run(image_paths, ["counting"], tmp_path)
+    assert len(calls) == 6
+    jsonl = tmp_path / rd.PER_IMAGE_FILE
+    with jsonl.open("a") as f:
+        f.write('{"codec": "counting", "qual')
+    results = rd.run(image_paths, ["counting"], tmp_path)
+    assert len(calls) == 6
+    assert len(jsonl.read_text().splitlines()) == 6
+    assert all(p["n_images"] == 2 for p in results["rd"]["counting"])
+
+
+def test_resume_refuses_results_made_with_other_settings(image_paths, tmp_path, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    rd.run(image_paths, ["counting"], tmp_path, limit=1)
+    monkeypatch.setattr(CountingJpeg, "settings", {"wraps": "jpeg", "optimize": True})
+    with pytest.raises(rd.StaleResults, match="fresh output directory"):
+        rd.run(image_paths, ["counting"], tmp_path, limit=1)
+
+
+def test_run_with_an_unknown_codec_fails_before_any_work(image_paths, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(UnknownCodec, match="known codecs"):
+        rd.run(image_paths, ["jpeg", "jepg"], out)
+    assert not out.exists()
+
+
+def test_unavailable_codecs_are_skipped_with_their_reason(image_paths, tmp_path, monkeypatch):
+    def unavailable():
+        raise CodecUnavailable("not built here")
+
+    calls: list[int] = []
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "missing", unavailable)
+    results = rd.run(image_paths, ["counting", "missing"], tmp_path, limit=1)
+    assert results["skipped"] == {"missing": "not built here"}
+    assert "missing: not built here" in (tmp_path / rd.SUMMARY_FILE).read_text()
+
+
+def test_cli_reports_an_unknown_codec_in_one_line(image_paths, tmp_path, capsys):
+    code = rd.main([str(image_paths[0].parent), "--codecs", "jpeg,nope", "-o", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err.strip().startswith("bench.rd: error: unknown codec 'nope'")
+
+
+def test_cli_runs_and_prints_the_summary(image_paths, tmp_path, capsys):
+    code = rd.main(
+        [str(image_paths[0].parent), "--codecs", "jpeg", "-o", str(tmp_path), "--limit", "1"]
+    )
+    assert code == 0
+    assert "# Rate–distortion benchmark" in capsys.readouterr().out
+    results = json.loads((tmp_path / rd.RESULTS_FILE).read_text())
+    assert results["provenance"]["command"].startswith("python -m bench.rd ")
+    assert results["provenance"]["dataset"]["n_images"] == 1
+
+
+def test_nfc_runs_through_the_benchmark(image_paths, tmp_path):
+    try:
+        get_codec("nfc")
+    except CodecUnavailable as exc:
+        pytest.skip(f"neuralcodec's API is not there yet: {exc}")
+    results = rd.run(image_paths, ["nfc", "jpeg"], tmp_path)
+    points = results["rd"]["nfc"]
+    assert points and all(p["n_images"] == 2 for p in points)
+    assert "jpeg" in results["bd_rate"]["psnr"]["nfc"]

@@ -1,0 +1,44 @@
+"""The shipped model on real test faces (../shared/data/faces/test; skipped when absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import neuralcodec
+
+pytestmark = pytest.mark.faces
+
+# Bounds with margin around what face-hyperprior-v1 measures on these 8 faces
+# (docs/models.md): lowest level 134 B at 22.9 dB, highest 0.83 bpp at 33.3 dB.
+LOWEST_MAX_BYTES = 170
+LOWEST_MIN_PSNR = 22.0
+HIGHEST_MAX_BPP = 1.0
+HIGHEST_MIN_PSNR = 32.5
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def measure(files, quality: int) -> tuple[float, float]:
+    """(mean bytes, mean PSNR in dB) over ``files`` at ``quality``."""
+    sizes, scores = [], []
+    for f in files:
+        rgb = np.asarray(Image.open(f).convert("RGB"))
+        data = neuralcodec.compress(rgb, quality=quality)
+        sizes.append(len(data))
+        scores.append(psnr(np.asarray(neuralcodec.decompress(data)), rgb))
+    return float(np.mean(sizes)), float(np.mean(scores))
+
+
+def test_lowest_quality_is_a_few_hundred_bytes(real_faces):
+    size, score = measure(real_faces, quality=1)
+    assert size < LOWEST_MAX_BYTES and score > LOWEST_MIN_PSNR
+
+
+def test_highest_quality_is_faithful(real_faces):
+    size, score = measure(real_faces, quality=neuralcodec.available_qualities()[-1])
+    assert size * 8 / (128 * 128) < HIGHEST_MAX_BPP and score > HIGHEST_MIN_PSNR
