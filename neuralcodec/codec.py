@@ -27,7 +27,7 @@ from neuralcodec.models.registry import (
 )
 from neuralcodec.transforms.networks import STRIDE
 
-DEFAULT_QUALITY = 4
+DEFAULT_QUALITY = 6
 
 
 @dataclass(frozen=True)

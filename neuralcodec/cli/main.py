@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("input", help="image file, or - for standard input")
     enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
     enc.add_argument("-q", "--quality", type=int, default=None,
-                     help="quality level, 1 = smallest file; see `nfc info` of the model card (default: 4)")
+                     help="quality level, 1 = smallest file, higher = better (default: 6; the levels are listed in docs/models.md)")
     enc.add_argument("-m", "--model", default="cvae", help="model alias or id (default: cvae)")
     enc.add_argument("--quiet", action="store_true", help="print nothing on success")
     enc.set_defaults(func=cmd_encode)
