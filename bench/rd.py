@@ -412,19 +412,25 @@ def render_summary(results: dict) -> str:
     lines = [
         "# Rate–distortion benchmark",
         "",
-        f"- Data: {data['n_images']} images from `{data['root']}`, "
-        f"dataset sha256 `{data['sha256']}`",
+        (
+            f"- Data: {data['n_images']} images from `{data['root']}`, "
+            f"dataset sha256 `{data['sha256']}`"
+        ),
         f"- Code: git `{prov['git']['sha']}`"
         + (" (uncommitted changes)" if prov["git"]["dirty"] else ""),
         f"- Run: {prov['timestamp']}, `{prov['command']}`",
         f"- Device: {prov['device']['cpu']} ({prov['device']['cpu_count']} CPUs)"
         + (f", {prov['device']['cuda']}" if prov["device"]["cuda"] else ""),
         f"- Versions: {versions}",
-        "- Metrics on 8-bit decoded RGB vs the 8-bit original (piq), bpp from whole-file bytes; "
-        f"curves are means over images of per-image values. MS-SSIM: {ms_used}.",
-        f"- BD-rate: bjontegaard, {BD_METHOD}, log10(bpp), on the mean curves; negative means "
-        "fewer bits than the anchor for the same quality. [x %] is the share of the quality "
-        "range that both curves cover.",
+        (
+            "- Metrics on 8-bit decoded RGB vs the 8-bit original (piq), bpp from whole-file "
+            f"bytes; curves are means over images of per-image values. MS-SSIM: {ms_used}."
+        ),
+        (
+            f"- BD-rate: bjontegaard, {BD_METHOD}, log10(bpp), on the mean curves; negative "
+            "means fewer bits than the anchor for the same quality. [x %] is the share of the "
+            "quality range that both curves cover."
+        ),
         "",
     ]
     for metric, label in BD_METRICS.items():

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ class DoubledJpeg:
     """JPEG whose every file carries a second copy of itself: twice the bytes, same pixels."""
 
     name = "doubled"
-    settings = {"wraps": "jpeg", "copies": 2}
+    settings: ClassVar[dict] = {"wraps": "jpeg", "copies": 2}
 
     def __init__(self) -> None:
         self._jpeg = get_codec("jpeg")
@@ -45,7 +46,7 @@ class CountingJpeg:
 
     name = "counting"
     qualities = (10, 50, 90)
-    settings = {"wraps": "jpeg"}
+    settings: ClassVar[dict] = {"wraps": "jpeg"}
 
     def __init__(self, calls: list) -> None:
         self._jpeg = get_codec("jpeg")
