@@ -68,31 +68,39 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     return np.round(rgb).astype(np.uint8)
 
 
+def _sixteen_to_eight(wide: np.ndarray) -> np.ndarray:
+    """16-bit samples (any integer dtype, clipped to 0..65535) -> uint8, v * 255 / 65535 rounded."""
+    return np.round(np.clip(wide, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
+
+
 def _from_pil(img: Image.Image) -> np.ndarray:
-    img = ImageOps.exif_transpose(img)
-    mode = img.mode
-    if mode == "F":
-        raise InvalidImage("floating-point images are not supported")
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        wide = np.asarray(img, dtype=np.int64)
-        gray = np.round(np.clip(wide, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
-    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
-    if has_alpha:
-        return _flatten_alpha(np.asarray(img.convert("RGBA")))
-    return np.asarray(img.convert("RGB"))
+    # Pillow reports malformed EXIF or unusual modes with assorted exception types.
+    try:
+        img = ImageOps.exif_transpose(img)
+        mode = img.mode
+        if mode == "F":
+            raise InvalidImage("floating-point images are not supported")
+        if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+            gray = _sixteen_to_eight(np.asarray(img, dtype=np.int64))
+            return np.repeat(gray[..., None], 3, axis=2)
+        has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+        if has_alpha:
+            return _flatten_alpha(np.asarray(img.convert("RGBA")))
+        return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError) as exc:
+        raise InvalidImage(f"cannot convert {img.mode} image to RGB ({exc})") from None
 
 
 def _from_array(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.uint16:
-        arr = np.round(arr.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
-    if arr.dtype != np.uint8:
-        raise InvalidImage(f"array images must be uint8 or uint16, not {arr.dtype}")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise InvalidImage(f"array image must be HxW, HxWx1, HxWx3 or HxWx4, not {arr.shape}")
     _check_size(arr.shape[1], arr.shape[0])
+    if arr.dtype == np.uint16:
+        arr = _sixteen_to_eight(arr)
+    if arr.dtype != np.uint8:
+        raise InvalidImage(f"array images must be uint8 or uint16, not {arr.dtype}")
     if arr.shape[2] == 1:
         return np.repeat(arr, 3, axis=2)
     if arr.shape[2] == 4:

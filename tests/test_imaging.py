@@ -149,3 +149,13 @@ def test_output_format_follows_the_extension(face):
     assert encode_image_file(img, "x.png")[:4] == b"\x89PNG"
     assert encode_image_file(img, "x.jpg")[:2] == b"\xff\xd8"
     assert encode_image_file(img, "x.unknownext")[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("mode", ["LAB", "HSV", "YCbCr", "I;16B", "1", "RGBa", "RGBX"])
+def test_other_pillow_modes_convert_to_rgb(mode):
+    assert load_rgb(Image.new(mode, (2, 2))).shape == (2, 2, 3)
+
+
+def test_mode_pillow_cannot_convert_is_an_invalid_image():
+    with pytest.raises(InvalidImage, match="La"):
+        load_rgb(Image.new("La", (2, 2)))
