@@ -1,0 +1,58 @@
+"""Rate–distortion plots from a bench.rd results folder.
+
+    python bench/plot.py bench/results/faces [--max-bpp 1.5]
+
+Writes ``rd_psnr.png`` and ``rd_ms_ssim.png`` next to ``results.json``: one line per codec,
+mean bpp (whole-file bytes) against mean PSNR / MS-SSIM (dB), every measured quality a marker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PLOTS = {"psnr": ("PSNR (dB)", "rd_psnr.png"), "ms_ssim_db": ("MS-SSIM (dB, -10 log10(1 - MS-SSIM))", "rd_ms_ssim.png")}
+
+
+def plot(results: dict, metric: str, out: Path, max_bpp: float) -> None:
+    label, _ = PLOTS[metric]
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    for codec, points in results["rd"].items():
+        pts = sorted((p["bpp"], p[metric]) for p in points if p["bpp"] <= max_bpp and p[metric] is not None)
+        if pts:
+            ax.plot(*zip(*pts), marker="o", markersize=3, linewidth=1.5, label=codec)
+    data = results["provenance"]["dataset"]
+    ax.set_xlabel("bits per pixel (whole file)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{data['n_images']} images of {'/'.join(Path(data['root']).parts[-2:])}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results_dir", type=Path, help="folder holding results.json from `python -m bench.rd`")
+    p.add_argument("--max-bpp", type=float, default=1.5, help="right edge of the plots (default 1.5)")
+    args = p.parse_args(argv)
+    path = args.results_dir / "results.json"
+    if not path.is_file():
+        p.error(f"{path} not found; run `python -m bench.rd ... -o {args.results_dir}` first")
+    results = json.loads(path.read_text())
+    for metric, (_, name) in PLOTS.items():
+        plot(results, metric, args.results_dir / name, args.max_bpp)
+        print(args.results_dir / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
