@@ -11,13 +11,9 @@ import pytest
 from PIL import Image
 
 import neuralcodec
+from helpers import psnr
 from neuralcodec.container import NfcFile, pack, unpack
 from neuralcodec.errors import CorruptBitstream, CorruptHeader, NfcError, UnknownModel
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
 @pytest.fixture(scope="module")

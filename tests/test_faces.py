@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import neuralcodec
+from helpers import psnr
 
 pytestmark = pytest.mark.faces
 
@@ -16,11 +17,6 @@ LOWEST_MAX_BYTES = 170
 LOWEST_MIN_PSNR = 22.0
 HIGHEST_MAX_BPP = 1.0
 HIGHEST_MIN_PSNR = 32.5
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / mse))
 
 
 def measure(files, quality: int) -> tuple[float, float]:

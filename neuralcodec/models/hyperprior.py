@@ -171,6 +171,11 @@ class FaceHyperprior(nn.Module):
         indexes = self.latent_entropy.build_indexes(scale)
         return mean, scale, indexes
 
+    @staticmethod
+    def _hyper_indexes(shape: torch.Size) -> np.ndarray:
+        """CDF table of each hyper-latent symbol: the factorised prior has one per channel."""
+        return torch.arange(shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(shape).numpy()
+
     def _hyper_medians(self, shape: torch.Size) -> Tensor:
         medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
         return medians.expand(shape)
@@ -184,9 +189,8 @@ class FaceHyperprior(nn.Module):
         medians = self._hyper_medians(z.shape)
         z_symbols = torch.round(z - medians)
         z_hat = z_symbols + medians
-        z_indexes = torch.arange(z.shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(z.shape)
         hyper_stream = encode_symbols(
-            z_symbols.int().numpy(), z_indexes.numpy(), self._tables(self.hyper_entropy)
+            z_symbols.int().numpy(), self._hyper_indexes(z.shape), self._tables(self.hyper_entropy)
         )
         mean, _, indexes = self._entropy_parameters(z_hat, lv)
         y_symbols = torch.round(y.double() - mean).int()
@@ -201,9 +205,8 @@ class FaceHyperprior(nn.Module):
         lv = torch.tensor([level])
         h, w = encoded.hyper_hw
         shape = torch.Size((1, self.config.channels, h, w))
-        z_indexes = torch.arange(shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(shape)
         z_symbols = decode_symbols(
-            encoded.hyper_stream, z_indexes.numpy(), self._tables(self.hyper_entropy)
+            encoded.hyper_stream, self._hyper_indexes(shape), self._tables(self.hyper_entropy)
         )
         z_hat = torch.from_numpy(z_symbols).float() + self._hyper_medians(shape)
         mean, _, indexes = self._entropy_parameters(z_hat, lv)

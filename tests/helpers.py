@@ -1,0 +1,11 @@
+"""Small helpers shared by the tests (importable because pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
