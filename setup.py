@@ -15,7 +15,7 @@ from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, C
 CXX_FLAGS = ["-O3", "-std=c++17"]
 NVCC_FLAGS = ["-O3", "-std=c++17"]
 
-CPP_SOURCES = ["csrc/bindings.cpp", "csrc/rans/rans_coder.cpp"]
+CPP_SOURCES = sorted(glob.glob("csrc/**/*.cpp", recursive=True))
 CUDA_SOURCES = sorted(glob.glob("csrc/**/*.cu", recursive=True))
 
 

@@ -27,21 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import TrainConfig  # noqa: E402
 
-from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig  # noqa: E402
-
-GAIN_KEYS = ("gains.log_gain", "gains.log_inverse_gain", "hyper_gains.log_gain", "hyper_gains.log_inverse_gain")
-
-
-def resample_levels(log_gains: torch.Tensor, positions: list[float]) -> torch.Tensor:
-    """[L, C] log-gains of the trained levels -> [len(positions), C], linear in the log domain."""
-    last = log_gains.shape[0] - 2
-    rows = []
-    for p in positions:
-        lo = min(max(math.floor(p), 0), last)
-        t = p - lo
-        rows.append(log_gains[lo] * (1 - t) + log_gains[lo + 1] * t)
-    return torch.stack(rows)
-
+from neuralcodec.models.hyperprior import (  # noqa: E402
+    GAIN_KEYS,
+    FaceHyperprior,
+    HyperpriorConfig,
+    resample_log_gains,
+)
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     positions = args.level_positions or [float(i) for i in range(cfg.model.levels)]
     if positions != sorted(positions) or len(set(positions)) != len(positions):
         p.error("--level-positions must be strictly increasing")
-    weights.update({k: resample_levels(weights[k], positions) for k in GAIN_KEYS})
+    weights.update({k: resample_log_gains(weights[k], positions) for k in GAIN_KEYS})
     model = FaceHyperprior(HyperpriorConfig(cfg.model.channels, cfg.model.latent_channels, len(positions)))
     model.load_state_dict(weights)
     model.eval()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 import tomllib
@@ -26,7 +27,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, HyperpriorConfig, resample_log_gains
 from neuralcodec.models.registry import load_weights_file
 
 
@@ -122,6 +123,21 @@ def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas
     return loss, bpp, mse
 
 
+def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -> dict:
+    """The state dict of a weights file, its quality levels resampled to this config's levels."""
+    state = dict(load_weights_file(path)["state_dict"])
+    have = state[GAIN_KEYS[0]].shape[0]
+    if positions is None:
+        if have != levels:
+            raise SystemExit(f"error: {path} has {have} levels, the config {levels}: "
+                             f"pass --init-levels with {levels} positions")
+        return state
+    if len(positions) != levels:
+        raise SystemExit(f"error: --init-levels has {len(positions)} positions, the config {levels} levels")
+    state.update({k: resample_log_gains(state[k], positions) for k in GAIN_KEYS})
+    return state
+
+
 def save_checkpoint(path: Path, **state) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -134,6 +150,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, required=True, help="folder of training images (same size each)")
     p.add_argument("--run", type=Path, required=True, help="run folder: checkpoint.pt, log.jsonl")
     p.add_argument("--init", type=Path, help="warm-start model weights from this weights file")
+    p.add_argument("--init-levels", type=lambda v: [float(x) for x in v.split(",")], metavar="POSITIONS",
+                   help="with --init: comma-separated positions on the init weights' level axis that "
+                        "become this config's levels (fractions interpolate, outside extrapolates)")
     p.add_argument("--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -168,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         step = state["step"]
         print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
     elif args.init:
-        model.load_state_dict(load_weights_file(args.init)["state_dict"])
+        model.load_state_dict(warm_start_weights(args.init, args.init_levels, cfg.model.levels))
         print(f"warm start from {args.init}", file=sys.stderr)
 
     images = load_images(args.data, args.cache_dir)
@@ -185,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             step=step,
             config=str(args.config),
         )
+
+    stop_requested: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop_requested.append(signum))
 
     start = last_ckpt = time.monotonic()
     window: list[tuple[float, float]] = []
@@ -228,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 last_ckpt = now
             if now - start > args.max_minutes * 60:
                 print(f"time budget reached at step {step}", file=sys.stderr)
+                break
+            if stop_requested:
+                print(f"stopped by signal at step {step}", file=sys.stderr)
                 break
     checkpoint()
     return 0

@@ -103,6 +103,26 @@ class GainUnits(nn.Module):
         return self.log_inverse_gain[level].exp()[:, :, None, None]
 
 
+GAIN_KEYS = ("gains.log_gain", "gains.log_inverse_gain", "hyper_gains.log_gain", "hyper_gains.log_inverse_gain")
+
+
+def resample_log_gains(log_gains: Tensor, positions: list[float]) -> Tensor:
+    """[L, C] per-level log-gains -> [len(positions), C], linear in the log domain.
+
+    Position 0 is the first level; fractional positions interpolate the two nearest levels and
+    positions outside [0, L-1] extrapolate from the end pair.
+    """
+    if log_gains.shape[0] < 2:
+        raise ValueError("need at least two levels to resample")
+    last = log_gains.shape[0] - 2
+    rows = []
+    for p in positions:
+        lo = min(max(math.floor(p), 0), last)
+        t = p - lo
+        rows.append(log_gains[lo] * (1 - t) + log_gains[lo + 1] * t)
+    return torch.stack(rows)
+
+
 class FaceHyperprior(nn.Module):
     """Variable-rate mean-scale hyperprior. Inputs are [B, 3, H, W] in [0, 1], H and W multiples of 64."""
 
