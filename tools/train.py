@@ -49,6 +49,10 @@ class TrainConfig:
     clip_grad_norm: float
     checkpoint_minutes: float
     log_every: int
+    # "Incremental beta" from the seed papers: the rate term's weight ramps linearly from
+    # rate_warmup_start to 1 over the first rate_warmup_steps steps (0 = off).
+    rate_warmup_steps: int = 0
+    rate_warmup_start: float = 0.1
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
@@ -64,7 +68,15 @@ class TrainConfig:
             clip_grad_norm=t["clip_grad_norm"],
             checkpoint_minutes=t["checkpoint_minutes"],
             log_every=t["log_every"],
+            rate_warmup_steps=t.get("rate_warmup_steps", 0),
+            rate_warmup_start=t.get("rate_warmup_start", 0.1),
         )
+
+    def rate_weight(self, step: int) -> float:
+        """Weight of the rate term at ``step``: 1 after the warm-up."""
+        if step >= self.rate_warmup_steps:
+            return 1.0
+        return self.rate_warmup_start + (1.0 - self.rate_warmup_start) * step / self.rate_warmup_steps
 
     @property
     def total_steps(self) -> int:
@@ -111,15 +123,16 @@ def sample_batch(images: torch.Tensor, batch_size: int, crop: int, gen: torch.Ge
     return torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor):
-    """Per-image (lambda * 255^2 * MSE + bpp) / sqrt(lambda), averaged; also returns bpp and MSE."""
+def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor,
+            rate_weight: float = 1.0):
+    """Per-image (lambda * 255^2 * MSE + w * bpp) / sqrt(lambda), averaged; also returns bpp and MSE."""
     out = model(x, level)
     pixels = x.shape[2] * x.shape[3]
     bits = sum(-torch.log2(lk).flatten(1).sum(1) for lk in out.likelihoods.values())
     bpp = bits / pixels
     mse = (out.x_hat - x).pow(2).flatten(1).mean(1)
     lam = lambdas[level]
-    loss = ((lam * 255.0**2 * mse + bpp) / lam.sqrt()).mean()
+    loss = ((lam * 255.0**2 * mse + rate_weight * bpp) / lam.sqrt()).mean()
     return loss, bpp, mse
 
 
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             x = sample_batch(images, phase.batch_size, phase.crop, gen).to(device)
             level = torch.randint(0, len(cfg.lambdas), (phase.batch_size,), generator=gen).to(device)
 
-            loss, bpp, mse = rd_loss(model, x, level, lambdas)
+            loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)

@@ -1,0 +1,163 @@
+"""The training tools on a tiny model: train, resume, export, warm start, GAN fine-tuning."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from neuralcodec.models.hyperprior import resample_log_gains
+from neuralcodec.models.registry import build_model, load_weights_file
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import export  # noqa: E402
+import train  # noqa: E402
+import train_gan  # noqa: E402
+
+TINY_CONFIG = """
+[model]
+channels = 8
+latent_channels = 12
+lambdas = [0.001, 0.01]
+
+[train]
+seed = 0
+aux_lr = 1e-3
+clip_grad_norm = 1.0
+checkpoint_minutes = 5
+log_every = 1
+{extra}
+
+[[train.phases]]
+crop = 64
+batch_size = 2
+steps = 2
+lr = 1e-4
+
+[[train.phases]]
+crop = 64
+batch_size = 2
+steps = 1
+lr = 1e-5
+"""
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        smooth = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(smooth).resize((64, 64), Image.BILINEAR).save(folder / f"{i}.png")
+    return folder
+
+
+def write_config(path: Path, extra: str = "") -> Path:
+    path.write_text(TINY_CONFIG.format(extra=extra))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, image_folder) -> tuple[Path, Path]:
+    """(config, run folder) of a finished 3-step run."""
+    tmp = tmp_path_factory.mktemp("train")
+    config = write_config(tmp / "tiny.toml")
+    args = [str(config), "--data", str(image_folder), "--run", str(tmp / "run"), "--cache-dir", str(tmp / "cache")]
+    assert train.main(args) == 0
+    return config, tmp / "run"
+
+
+def test_resample_log_gains_interpolates_and_extrapolates():
+    log_gains = torch.tensor([[0.0, 1.0], [1.0, 3.0], [3.0, 4.0]])
+    out = resample_log_gains(log_gains, [-1.0, 0.0, 0.5, 2.0, 3.0])
+    expected = torch.tensor([[-1.0, -1.0], [0.0, 1.0], [0.5, 2.0], [3.0, 4.0], [5.0, 5.0]])
+    torch.testing.assert_close(out, expected)
+
+
+def test_rate_warmup_ramps_to_one(tmp_path):
+    cfg = train.TrainConfig.from_toml(write_config(tmp_path / "c.toml", "rate_warmup_steps = 10"))
+    assert cfg.rate_weight(0) == pytest.approx(0.1)
+    assert cfg.rate_weight(5) == pytest.approx(0.55)
+    assert cfg.rate_weight(10) == 1.0
+    plain = train.TrainConfig.from_toml(write_config(tmp_path / "d.toml"))
+    assert plain.rate_weight(0) == 1.0
+
+
+def test_training_logs_rate_and_distortion_and_resumes(trained, image_folder):
+    config, run = trained
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(r["bpp"] > 0 and np.isfinite(r["psnr"]) for r in records)
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 3
+    # Running the same command again finds the run complete and trains no further.
+    args = [str(config), "--data", str(image_folder), "--run", str(run), "--cache-dir", str(run.parent / "cache")]
+    assert train.main(args) == 0
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_exported_weights_code_an_image(trained, tmp_path):
+    config, run = trained
+    out = tmp_path / "tiny.pt"
+    assert export.main([str(run / "checkpoint.pt"), str(config), "-o", str(out),
+                        "--model-id", "tiny-test", "--level-positions=-0.5,0,1"]) == 0
+    payload = load_weights_file(out)
+    assert payload["model_id"] == "tiny-test" and payload["config"]["levels"] == 3
+    model = build_model(payload["config"], payload["state_dict"])
+    x = torch.rand(1, 3, 64, 64)
+    for level in range(3):
+        x_hat = model.decompress(model.compress(x, level), level)
+        assert x_hat.shape == x.shape and torch.isfinite(x_hat).all()
+    assert model.compress(x, 2).latent_stream == model.compress(x, 2).latent_stream
+
+
+def test_warm_start_resamples_levels(trained, tmp_path):
+    config, run = trained
+    out = tmp_path / "tiny.pt"
+    export.main([str(run / "checkpoint.pt"), str(config), "-o", str(out), "--model-id", "tiny-test"])
+    state = train.warm_start_weights(out, [0.5, 1.0], levels=2)
+    source = load_weights_file(out)["state_dict"]["gains.log_gain"]
+    torch.testing.assert_close(state["gains.log_gain"][0], (source[0] + source[1]) / 2)
+    with pytest.raises(SystemExit, match="--init-levels"):
+        train.warm_start_weights(out, None, levels=3)
+    with pytest.raises(SystemExit, match="positions"):
+        train.warm_start_weights(out, [0.0], levels=2)
+
+
+def test_gan_fine_tuning_trains_only_the_decoder(trained, image_folder, tmp_path):
+    config, run = trained
+    base = tmp_path / "base.pt"
+    export.main([str(run / "checkpoint.pt"), str(config), "-o", str(base), "--model-id", "tiny-test"])
+    gan_config = tmp_path / "gan.toml"
+    gan_config.write_text(
+        (ROOT / "tools" / "configs" / "gan.toml").read_text()
+        .replace('base = "neuralcodec/weights/face-hyperprior-v2.pt"', f'base = "{base.as_posix()}"')
+        .replace("levels = [0, 1, 2, 3, 4]", "levels = [0, 1]")
+        .replace("steps = 6000", "steps = 2")
+        .replace("log_every = 50", "log_every = 1")
+    )
+    gan_run = tmp_path / "gan"
+    assert train_gan.main([str(gan_config), "--data", str(image_folder), "--run", str(gan_run),
+                           "--cache-dir", str(tmp_path / "cache")]) == 0
+    records = [json.loads(line) for line in (gan_run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 for r in records)
+    out = tmp_path / "decoder.pt"
+    assert train_gan.main([str(gan_config), "--run", str(gan_run), "--export", str(out)]) == 0
+    payload = torch.load(out, weights_only=True)
+    base_model = build_model(load_weights_file(base)["config"], load_weights_file(base)["state_dict"])
+    assert payload["base_model_id"] == "tiny-test"
+    assert payload["synthesis"].keys() == base_model.synthesis.state_dict().keys()
+    changed = [k for k, v in payload["synthesis"].items() if not torch.equal(v, base_model.synthesis.state_dict()[k])]
+    assert changed, "two generator steps changed no decoder weight"
+
+
+def test_discriminator_scores_patches():
+    disc = train_gan.Discriminator(latent_channels=12, condition_channels=4, width=8)
+    logits = disc(torch.rand(2, 3, 128, 128), torch.randn(2, 12, 8, 8))
+    assert logits.shape == (2, 1, 8, 8)
