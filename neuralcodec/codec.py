@@ -215,16 +215,16 @@ def compress(
     quality: int = DEFAULT_QUALITY,
     model: str = DEFAULT_MODEL,
     roi: RoiInput = None,
-    roi_levels: tuple[float, float] | None = None,
+    roi_levels: tuple[float, float | None] | None = None,
 ) -> bytes:
     """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes.
 
     ``roi`` spends more bits on a region: ``"auto"`` (the detected face; warns and codes
     without ROI where none is found), ``(x, y, w, h)`` in pixels or ``"x,y,w,h"``.
-    ``roi_levels`` = (inside, outside) level offsets from ``quality`` in multiples of 1/4;
-    by default the inside gets +:data:`ROI_DEFAULT_BOOST` levels and the outside offset that
-    keeps the file the size it has without ROI. ValueError for an ROI outside the image,
-    an empty one, or offsets beyond the model's levels.
+    ``roi_levels`` = (inside, outside) level offsets from ``quality``, multiples of 1/4;
+    an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST`) is searched so
+    that the file keeps the size it has without ROI. ValueError for an ROI outside the
+    image, an empty one, or offsets beyond the model's levels.
     """
     spec = spec_for(model)
     quality = _check_quality(quality, spec.alias)
@@ -232,11 +232,11 @@ def compress(
     height, width = rgb.shape[:2]
     net = load_model(spec.alias)
     level = quality - 1
-    if roi_levels is not None:
-        if roi is None:
-            raise ValueError("roi_levels needs an roi")
-        if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
-            raise ValueError(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
+    if roi_levels is not None and roi is None:
+        raise ValueError("roi_levels needs an roi")
+    roi_levels = (ROI_DEFAULT_BOOST, None) if roi_levels is None else roi_levels
+    if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
+        raise ValueError(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
     box = None if roi is None else _roi_box(roi, rgb)
     analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level=level)
 
@@ -247,10 +247,10 @@ def compress(
         return pack_roi(net.code_latent(analysed), None)
     cells = _roi_cells(box, tuple(analysed.y_scaled.shape[2:]))
     low, high = _steps_range(net, level)
-    if roi_levels is None:
-        inside = min(_level_steps(ROI_DEFAULT_BOOST, "inside"), high)
-        return _rate_matched(net, analysed, pack_roi, cells, inside)
-    inside, outside = (_level_steps(v, what) for v, what in zip(roi_levels, ("inside", "outside")))
+    inside = _level_steps(roi_levels[0], "inside")
+    if roi_levels[1] is None:
+        return _rate_matched(net, analysed, pack_roi, cells, max(low, min(inside, high)))
+    outside = _level_steps(roi_levels[1], "outside")
     for steps, what in ((inside, "inside"), (outside, "outside")):
         if not low <= steps <= high:
             raise ValueError(
