@@ -157,7 +157,7 @@ def _level_steps(offset: float, what: str) -> int:
     number = isinstance(offset, (int, float)) and not isinstance(offset, bool) and math.isfinite(offset)
     if not number or offset * ROI_OFFSET_STEPS_PER_LEVEL != round(offset * ROI_OFFSET_STEPS_PER_LEVEL):
         raise ValueError(f"ROI {what} level offset must be a multiple of 1/{ROI_OFFSET_STEPS_PER_LEVEL}, not {offset!r}")
-    return int(round(offset * ROI_OFFSET_STEPS_PER_LEVEL))
+    return round(offset * ROI_OFFSET_STEPS_PER_LEVEL)
 
 
 def _region(cells: tuple[int, int, int, int], level: int, inside: int, outside: int) -> LevelRegion:

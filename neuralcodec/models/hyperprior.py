@@ -17,6 +17,13 @@ is trained on its own rate-distortion trade-off lambda_l.
                                       |
     x_hat <--synthesis-- /gain[l] <-- y_hat
 
+Spatially varying quality (ROI, :class:`LevelRegion`): the hyper-analysis and the hyperprior
+run at the file's level l exactly as above, so the hyper stream is unchanged. A latent cell
+coded at level position p instead uses gain ratio r = gain(p) / gain[l] per channel: its
+latent is r * y_g and, as y_g ~ N(mean, scale) under the hyperprior, it is coded with
+N(r * mean, r * scale); the decoder forms the same float64 products before picking CDF
+tables, and applies inverse_gain(p) before the synthesis.
+
 Seen as a VAE (the "CVAE" of the design card): the encoder posterior is a unit-width uniform
 around y_g, the prior is the hyperprior, and the rate term -log2 p(y_hat | z_hat) - log2 p(z_hat)
 is the KL term of the evidence lower bound. Training minimises D + beta * R with
