@@ -2,22 +2,35 @@
 
 ::
 
-    compress:   image -> load_rgb -> pad to stride -> model.compress(level) -> EncodedLatents
-                      -> NfcFile(model id, quality, size, streams) -> pack -> bytes
+    compress:   image -> load_rgb -> pad to stride -> model.analyse(level) -> AnalysedImage
+                      [roi: pixel box -> latent cells + level offsets -> LevelRegion]
+                      -> model.code_latent -> EncodedLatents
+                      -> NfcFile(model id, quality, size, streams, ROI block) -> pack -> bytes
     decompress: bytes -> unpack (magic, version, CRC, lengths) -> model by id
+                      [ROI block -> LevelRegion, checked against the latent grid and levels]
                       -> model.decompress -> crop -> PIL RGB image
+
+Face-aware bit allocation (ROI): the latent cells of a rectangle are quantised at a higher
+level than the file's quality and the others at a lower one. By default the inside gets
+:data:`ROI_DEFAULT_BOOST` levels more and the outside level is searched, in quarter levels,
+so that the file stays the size of the same image coded without ROI.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image
 
 from neuralcodec import imaging
-from neuralcodec.container import NfcFile, pack, unpack
+from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
+from neuralcodec.container.spec import ROI_OFFSET_MAX, ROI_OFFSET_MIN, ROI_OFFSET_STEPS_PER_LEVEL
 from neuralcodec.errors import CorruptHeader
-from neuralcodec.models.hyperprior import EncodedLatents
+from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyperprior, LevelRegion
 from neuralcodec.models.registry import (
     DEFAULT_MODEL,
     load_model,
@@ -25,9 +38,18 @@ from neuralcodec.models.registry import (
     spec_for,
     spec_for_hash,
 )
-from neuralcodec.transforms.networks import STRIDE
+from neuralcodec.transforms.networks import LATENT_STRIDE, STRIDE
 
 DEFAULT_QUALITY = 6
+
+#: Levels added inside the ROI when the caller gives no explicit offsets.
+ROI_DEFAULT_BOOST = 2.0
+#: How far ROI level positions may lie beyond the model's first and last levels
+#: (the log-gains extrapolate linearly there).
+ROI_LEVEL_MARGIN = 2.0
+
+#: An ROI: "auto" (detect the face), (x, y, w, h) in pixels, "x,y,w,h", or None.
+RoiInput = str | Sequence[int] | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,17 @@ class FileInfo:
     height: int
     file_bytes: int
     payload_bytes: int
+    roi_cells: tuple[int, int, int, int] | None = None  # left, top, width, height in latent cells
+    roi_levels: tuple[float, float] | None = None  # level offsets inside, outside
+
+    @property
+    def roi_pixels(self) -> tuple[int, int, int, int] | None:
+        """The ROI rectangle in pixels (x, y, w, h), clipped to the image."""
+        if self.roi_cells is None:
+            return None
+        left, top, w, h = (c * LATENT_STRIDE for c in self.roi_cells)
+        x1, y1 = min(left + w, self.width), min(top + h, self.height)
+        return left, top, max(0, x1 - left), max(0, y1 - top)
 
     @property
     def header_bytes(self) -> int:
@@ -63,14 +96,85 @@ def _check_quality(quality: int, model: str) -> int:
     return quality
 
 
-def compress(image: imaging.ImageInput, quality: int = DEFAULT_QUALITY, model: str = DEFAULT_MODEL) -> bytes:
-    """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes."""
-    spec = spec_for(model)
-    quality = _check_quality(quality, spec.alias)
-    rgb = imaging.load_rgb(image)
+def parse_roi(text: str) -> str | tuple[int, int, int, int]:
+    """``"auto"`` or ``"x,y,w,h"`` (pixels) -> ``"auto"`` or a 4-tuple; ValueError otherwise."""
+    text = text.strip()
+    if text == "auto":
+        return "auto"
+    if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*){3}", text):
+        raise ValueError(f"ROI must be 'auto' or x,y,w,h in pixels (non-negative integers), not {text!r}")
+    x, y, w, h = (int(v) for v in text.split(","))
+    return x, y, w, h
+
+
+def _roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
+    """The ROI in pixels, checked against the image; None where "auto" finds no face."""
+    from neuralcodec import faces
+
+    if isinstance(roi, str):
+        roi = parse_roi(roi)
+    if roi == "auto":
+        box = faces.detect_face(rgb)
+        if box is None:
+            warnings.warn("no face found; encoding without ROI", stacklevel=3)
+            return None
+        return faces.face_ellipse_bounds(box, rgb.shape[:2])
+    if isinstance(roi, faces.Box):
+        roi = (roi.x, roi.y, roi.w, roi.h)
+    if (
+        not isinstance(roi, Sequence)
+        or len(roi) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
+    ):
+        raise ValueError(f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}")
+    x, y, w, h = roi
     height, width = rgb.shape[:2]
-    net = load_model(spec.alias)
-    encoded = net.compress(imaging.to_padded_tensor(rgb, STRIDE), level=quality - 1)
+    if w < 1 or h < 1:
+        raise ValueError(f"ROI {w}x{h} is empty")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise ValueError(f"ROI {x},{y},{w},{h} lies outside the {width}x{height} image")
+    return x, y, w, h
+
+
+def _roi_cells(box: tuple[int, int, int, int], grid_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Pixel box -> (left, top, width, height) in latent cells: edges rounded to the nearest
+    cell boundary, at least one cell, inside the grid."""
+    x, y, w, h = box
+    rows, cols = grid_hw
+    left = min(round(x / LATENT_STRIDE), cols - 1)
+    top = min(round(y / LATENT_STRIDE), rows - 1)
+    right = min(max(round((x + w) / LATENT_STRIDE), left + 1), cols)
+    bottom = min(max(round((y + h) / LATENT_STRIDE), top + 1), rows)
+    return left, top, right - left, bottom - top
+
+
+def _position_range(net: FaceHyperprior) -> tuple[float, float]:
+    return -ROI_LEVEL_MARGIN, net.levels - 1 + ROI_LEVEL_MARGIN
+
+
+def _level_steps(offset: float, what: str) -> int:
+    """A level offset -> quarter levels; ValueError unless it is a finite multiple of 1/4."""
+    number = isinstance(offset, (int, float)) and not isinstance(offset, bool) and math.isfinite(offset)
+    if not number or offset * ROI_OFFSET_STEPS_PER_LEVEL != round(offset * ROI_OFFSET_STEPS_PER_LEVEL):
+        raise ValueError(f"ROI {what} level offset must be a multiple of 1/{ROI_OFFSET_STEPS_PER_LEVEL}, not {offset!r}")
+    return round(offset * ROI_OFFSET_STEPS_PER_LEVEL)
+
+
+def _region(cells: tuple[int, int, int, int], level: int, inside: int, outside: int) -> LevelRegion:
+    """Latent cells + offsets in quarter levels -> the model's LevelRegion."""
+    return LevelRegion(*cells, inside=level + inside / ROI_OFFSET_STEPS_PER_LEVEL,
+                       outside=level + outside / ROI_OFFSET_STEPS_PER_LEVEL)
+
+
+def _steps_range(net: FaceHyperprior, level: int) -> tuple[int, int]:
+    """Smallest and largest offset, in quarter levels, that stays in the allowed positions."""
+    lo, hi = _position_range(net)
+    low = max(ROI_OFFSET_MIN, math.ceil((lo - level) * ROI_OFFSET_STEPS_PER_LEVEL))
+    high = min(ROI_OFFSET_MAX, math.floor((hi - level) * ROI_OFFSET_STEPS_PER_LEVEL))
+    return low, high
+
+
+def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock | None = None) -> bytes:
     return pack(
         NfcFile(
             model_hash=model_id_hash(spec.model_id),
@@ -78,8 +182,83 @@ def compress(image: imaging.ImageInput, quality: int = DEFAULT_QUALITY, model: s
             width=width,
             height=height,
             streams=(encoded.hyper_stream, encoded.latent_stream),
+            roi=roi,
         )
     )
+
+
+def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside: int) -> bytes:
+    """The ROI file whose outside offset (searched in quarter levels) makes it closest in size
+    to the file without ROI: sizes fall as the outside offset falls, so bisect."""
+    target = len(pack_roi(net.code_latent(analysed), None))
+    low, _ = _steps_range(net, analysed.level)
+    cache: dict[int, bytes] = {}
+
+    def coded(outside: int) -> bytes:
+        if outside not in cache:
+            region = _region(cells, analysed.level, inside, outside)
+            cache[outside] = pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
+        return cache[outside]
+
+    lo, hi = low, 0  # invariant: the answer lies in [lo, hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if len(coded(mid)) > target:
+            hi = mid
+        else:
+            lo = mid
+    return min((coded(lo), coded(hi)), key=lambda d: (abs(len(d) - target), len(d)))
+
+
+def compress(
+    image: imaging.ImageInput,
+    quality: int = DEFAULT_QUALITY,
+    model: str = DEFAULT_MODEL,
+    roi: RoiInput = None,
+    roi_levels: tuple[float, float | None] | None = None,
+) -> bytes:
+    """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes.
+
+    ``roi`` spends more bits on a region: ``"auto"`` (the detected face; warns and codes
+    without ROI where none is found), ``(x, y, w, h)`` in pixels or ``"x,y,w,h"``.
+    ``roi_levels`` = (inside, outside) level offsets from ``quality``, multiples of 1/4;
+    an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST`) is searched so
+    that the file keeps the size it has without ROI. ValueError for an ROI outside the
+    image, an empty one, or offsets beyond the model's levels.
+    """
+    spec = spec_for(model)
+    quality = _check_quality(quality, spec.alias)
+    rgb = imaging.load_rgb(image)
+    height, width = rgb.shape[:2]
+    net = load_model(spec.alias)
+    level = quality - 1
+    if roi_levels is not None and roi is None:
+        raise ValueError("roi_levels needs an roi")
+    roi_levels = (ROI_DEFAULT_BOOST, None) if roi_levels is None else roi_levels
+    if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
+        raise ValueError(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
+    box = None if roi is None else _roi_box(roi, rgb)
+    analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level=level)
+
+    def pack_roi(encoded: EncodedLatents, block: RoiBlock | None) -> bytes:
+        return _pack(spec, quality, width, height, encoded, block)
+
+    if box is None:
+        return pack_roi(net.code_latent(analysed), None)
+    cells = _roi_cells(box, tuple(analysed.y_scaled.shape[2:]))
+    low, high = _steps_range(net, level)
+    inside = _level_steps(roi_levels[0], "inside")
+    if roi_levels[1] is None:
+        return _rate_matched(net, analysed, pack_roi, cells, max(low, min(inside, high)))
+    outside = _level_steps(roi_levels[1], "outside")
+    for steps, what in ((inside, "inside"), (outside, "outside")):
+        if not low <= steps <= high:
+            raise ValueError(
+                f"ROI {what} offset {steps / ROI_OFFSET_STEPS_PER_LEVEL:+g} leaves quality {quality}'s "
+                f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
+            )
+    region = _region(cells, level, inside, outside)
+    return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 
 
 def decompress(data: bytes) -> Image.Image:
@@ -93,8 +272,25 @@ def decompress(data: bytes) -> Image.Image:
         raise CorruptHeader(f"model {spec.model_id} expects 2 streams, the file has {len(f.streams)}")
     hyper_hw = (-(-f.height // STRIDE), -(-f.width // STRIDE))
     encoded = EncodedLatents(f.streams[0], f.streams[1], hyper_hw=hyper_hw)
-    x_hat = net.decompress(encoded, level=f.quality - 1)
+    region = None
+    if f.roi is not None:
+        region = _checked_region(f.roi, net, f.quality - 1, hyper_hw)
+    x_hat = net.decompress(encoded, level=f.quality - 1, region=region)
     return imaging.to_image(x_hat, f.width, f.height)
+
+
+def _checked_region(roi: RoiBlock, net: FaceHyperprior, level: int, hyper_hw: tuple[int, int]) -> LevelRegion:
+    """The file's ROI block as a LevelRegion, or CorruptHeader where the model cannot use it."""
+    cells_per_hyper = STRIDE // LATENT_STRIDE
+    rows, cols = hyper_hw[0] * cells_per_hyper, hyper_hw[1] * cells_per_hyper
+    if roi.left + roi.width > cols or roi.top + roi.height > rows:
+        raise CorruptHeader(
+            f"ROI rectangle {roi.left},{roi.top} + {roi.width}x{roi.height} cells leaves the {cols}x{rows} latent grid"
+        )
+    low, high = _steps_range(net, level)
+    if not (low <= roi.inside <= high and low <= roi.outside <= high):
+        raise CorruptHeader(f"ROI level offsets {roi.inside}, {roi.outside} (quarter levels) outside {low}..{high}")
+    return _region((roi.left, roi.top, roi.width, roi.height), level, roi.inside, roi.outside)
 
 
 def inspect(data: bytes) -> FileInfo:
@@ -109,4 +305,8 @@ def inspect(data: bytes) -> FileInfo:
         height=f.height,
         file_bytes=len(data),
         payload_bytes=f.payload_bytes,
+        roi_cells=None if f.roi is None else (f.roi.left, f.roi.top, f.roi.width, f.roi.height),
+        roi_levels=None
+        if f.roi is None
+        else (f.roi.inside / ROI_OFFSET_STEPS_PER_LEVEL, f.roi.outside / ROI_OFFSET_STEPS_PER_LEVEL),
     )

@@ -130,3 +130,43 @@ def test_stdin_stdout_pipeline(face_png):
     assert Image.open(io.BytesIO(dec.stdout)).size == (128, 128)
     bad = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout[:-3], capture_output=True)
     assert bad.returncode == 1 and bad.stdout == b"" and bad.stderr.decode().startswith("nfc: error:")
+
+
+def test_encode_with_roi_auto_and_info_shows_it(capsys, face_png, tmp_path):
+    nfc = tmp_path / "face.nfc"
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "3", "--roi", "auto")
+    assert code == 0 and "warning" not in err
+    code, out, _ = run(capsys, "info", str(nfc))
+    assert code == 0 and "roi:" in out and "inside" in out
+    code, out, _ = run(capsys, "info", str(nfc), "--json")
+    info = json.loads(out)
+    assert info["roi_levels"][0] == 2.0 and len(info["roi_pixels"]) == 4 and info["header_bytes"] == 22
+    assert run(capsys, "decode", str(nfc), "-o", str(tmp_path / "d.png"))[0] == 0
+
+
+def test_encode_with_a_pixel_roi_and_boost(capsys, face_png, tmp_path):
+    nfc = tmp_path / "face.nfc"
+    code, _, _ = run(capsys, "encode", str(face_png), "-o", str(nfc), "--roi", "32,32,64,64", "--roi-boost", "1.5")
+    assert code == 0
+    code, out, _ = run(capsys, "info", str(nfc), "--json")
+    assert json.loads(out)["roi_cells"] == [2, 2, 4, 4] and json.loads(out)["roi_levels"][0] == 1.5
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--roi", "1,2"], ["--roi", "0,0,500,500"], ["--roi", "0,0,0,5"], ["--roi", "x"], ["--roi-boost", "1"],
+     ["--roi", "auto", "--roi-boost", "0.3"], ["--roi", "auto", "--roi-boost", "50"]],
+)
+def test_bad_roi_exits_2_with_one_line(capsys, face_png, tmp_path, args):
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), *args)
+    assert code == 2 and one_line_error(err) and "roi" in err.lower()
+    assert not (tmp_path / "x.nfc").exists()
+
+
+def test_roi_auto_without_a_face_warns_and_encodes(capsys, tmp_path):
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (128, 128), (128, 128, 128)).save(grey)
+    code, _, err = run(capsys, "encode", str(grey), "-o", str(tmp_path / "g.nfc"), "--roi", "auto")
+    assert code == 0 and "nfc: warning: no face found; encoding without ROI" in err
+    code, out, _ = run(capsys, "info", str(tmp_path / "g.nfc"))
+    assert "roi:" not in out

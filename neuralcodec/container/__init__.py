@@ -1,5 +1,5 @@
 """The .nfc container: header, streams and checksum. Imports no torch."""
 
-from neuralcodec.container.nfcfile import NfcFile, pack, unpack
+from neuralcodec.container.nfcfile import NfcFile, RoiBlock, pack, unpack
 
-__all__ = ["NfcFile", "pack", "unpack"]
+__all__ = ["NfcFile", "RoiBlock", "pack", "unpack"]

@@ -22,6 +22,23 @@ from neuralcodec.errors import (
 
 
 @dataclass(frozen=True)
+class RoiBlock:
+    """Face-aware bit allocation: a latent-grid rectangle and the level offsets in and out of it.
+
+    ``left``, ``top``, ``width``, ``height`` count latent cells; ``inside`` and ``outside`` are
+    signed offsets from the file's quality level in quarter levels
+    (:data:`~neuralcodec.container.spec.ROI_OFFSET_STEPS_PER_LEVEL` per level).
+    """
+
+    left: int
+    top: int
+    width: int
+    height: int
+    inside: int
+    outside: int
+
+
+@dataclass(frozen=True)
 class NfcFile:
     """The decoded contents of one .nfc file."""
 
@@ -30,6 +47,7 @@ class NfcFile:
     width: int
     height: int
     streams: tuple[bytes, ...]
+    roi: RoiBlock | None = None
 
     @property
     def payload_bytes(self) -> int:
@@ -65,6 +83,9 @@ def pack(f: NfcFile) -> bytes:
     out.append(spec.VERSION)
     out += f.model_hash.to_bytes(2, "big")
     out.append(f.quality)
+    out.append(spec.FLAG_ROI if f.roi is not None else 0)
+    if f.roi is not None:
+        out += _pack_roi(f.roi, limit)
     out += _varint(f.width - 1) + _varint(f.height - 1)
     out.append(len(f.streams))
     for s in f.streams[:-1]:
@@ -73,6 +94,17 @@ def pack(f: NfcFile) -> bytes:
         out += s
     out += zlib.crc32(out).to_bytes(spec.CHECKSUM_BYTES, "big")
     return bytes(out)
+
+
+def _pack_roi(roi: RoiBlock, limit: int) -> bytes:
+    cells = (roi.left, roi.top, roi.width, roi.height)
+    if min(cells) < 0 or max(cells) >= limit or roi.width < 1 or roi.height < 1:
+        raise ValueError(f"ROI rectangle {cells[:2]} + {cells[2]}x{cells[3]} cells not codable")
+    offsets = (roi.inside, roi.outside)
+    if not all(spec.ROI_OFFSET_MIN <= o <= spec.ROI_OFFSET_MAX for o in offsets):
+        raise ValueError(f"ROI level offsets {offsets} outside {spec.ROI_OFFSET_MIN}..{spec.ROI_OFFSET_MAX}")
+    out = b"".join(_varint(c) for c in cells)
+    return out + b"".join(o.to_bytes(1, "big", signed=True) for o in offsets)
 
 
 class _Reader:
@@ -124,6 +156,10 @@ def unpack(data: bytes) -> NfcFile:
     r.take(len(spec.MAGIC) + 1, "magic")
     model_hash = int.from_bytes(r.take(2, "model id"), "big")
     quality = r.take(1, "quality")[0]
+    flags = r.take(1, "flags")[0]
+    if flags & ~spec.KNOWN_FLAGS:
+        raise CorruptHeader(f"unknown header flags 0x{flags:02x}")
+    roi = _read_roi(r) if flags & spec.FLAG_ROI else None
     width = r.varint("width") + 1
     height = r.varint("height") + 1
     if width * height > spec.MAX_PIXELS:
@@ -134,4 +170,12 @@ def unpack(data: bytes) -> NfcFile:
     lengths = [r.varint("stream length") for _ in range(count - 1)]
     streams = [r.take(n, "stream data") for n in lengths]
     streams.append(r.take(body_end - r.pos, "stream data"))
-    return NfcFile(model_hash, quality, width, height, tuple(streams))
+    return NfcFile(model_hash, quality, width, height, tuple(streams), roi)
+
+
+def _read_roi(r: _Reader) -> RoiBlock:
+    left, top, width, height = (r.varint(f"ROI {what}") for what in ("left", "top", "width", "height"))
+    if width < 1 or height < 1:
+        raise CorruptHeader(f"ROI rectangle of {width}x{height} latent cells is empty")
+    inside, outside = (int.from_bytes(r.take(1, "ROI level offset"), "big", signed=True) for _ in range(2))
+    return RoiBlock(left, top, width, height, inside, outside)

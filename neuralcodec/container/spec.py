@@ -1,4 +1,4 @@
-"""The .nfc file format, version 1: constants and byte layout (human spec: docs/format.md).
+"""The .nfc file format, version 2: constants and byte layout (human spec: docs/format.md).
 
 All multi-byte integers are big-endian; ``varint`` is unsigned LEB128 (7 bits per byte,
 least significant group first, high bit = "more"), at most :data:`MAX_VARINT_BYTES` bytes.
@@ -7,10 +7,12 @@ least significant group first, high bit = "more"), at most :data:`MAX_VARINT_BYT
 offset   size      field
 =======  ========  ===========================================================
 0        3         magic ``b"NFC"``
-3        1         format version (1)
+3        1         format version (2)
 4        2         model id: low 16 bits of CRC32 of the model's stable string id
 6        1         quality level, 1..255
-7        varint    width - 1 (so 0 x 0 cannot be expressed)
+7        1         flags: bit 0 = ROI block present; bits 1..7 must be 0
+.        6+        ROI block, only when flag bit 0 is set (below)
+.        varint    width - 1 (so 0 x 0 cannot be expressed)
 .        varint    height - 1
 .        1         stream count S, 1..MAX_STREAMS
 .        varint    byte length of each stream except the last (S - 1 varints)
@@ -18,21 +20,43 @@ offset   size      field
 end - 4  4         CRC32 (zlib) of every byte before it
 =======  ========  ===========================================================
 
-A 128 x 128 face coded by a two-stream model has a 15-byte overhead when its first stream
-is shorter than 128 bytes: 3 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 4.
+ROI block (face-aware bit allocation): a rectangle of the model's latent grid and the level
+offsets of the latent inside and outside it, in quarter levels of the file's quality::
+
+    varint  left     latent cells from the left edge
+    varint  top      latent cells from the top edge
+    varint  width    latent cells, >= 1
+    varint  height   latent cells, >= 1
+    int8    inside   level offset inside the rectangle, in units of 1/4 level (two's complement)
+    int8    outside  level offset outside it, in units of 1/4 level
+
+Whether the rectangle lies inside the latent grid and the offsets inside the model's level
+range is the codec's check (it knows the model), not the container's.
+
+A 128 x 128 face coded by a two-stream model has a 16-byte overhead without ROI when its
+first stream is shorter than 128 bytes: 3 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 4; the ROI block
+adds 6 bytes for grids narrower than 128 cells.
 """
 
 MAGIC = b"NFC"
-VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+VERSION = 2
+SUPPORTED_VERSIONS = frozenset({2})
 
 MAX_VARINT_BYTES = 3  # 21 bits: sides up to 2,097,152 px, streams up to 2 MiB each
 MAX_STREAMS = 8
 CHECKSUM_BYTES = 4
 
+FLAG_ROI = 0x01
+KNOWN_FLAGS = FLAG_ROI
+
+#: The ROI block's level offsets count in quarter levels.
+ROI_OFFSET_STEPS_PER_LEVEL = 4
+ROI_OFFSET_MIN = -128
+ROI_OFFSET_MAX = 127
+
 #: Largest image, in pixels, the codec accepts or decodes (about 8K x 4K): checked before
 #: anything of that size is allocated, against decompression bombs.
 MAX_PIXELS = 33_554_432
 
-#: Smallest possible file: fixed fields, two 1-byte varints, stream count, checksum.
-MIN_FILE_BYTES = len(MAGIC) + 1 + 2 + 1 + 1 + 1 + 1 + CHECKSUM_BYTES
+#: Smallest possible file: fixed fields, flags, two 1-byte varints, stream count, checksum.
+MIN_FILE_BYTES = len(MAGIC) + 1 + 2 + 1 + 1 + 1 + 1 + 1 + CHECKSUM_BYTES

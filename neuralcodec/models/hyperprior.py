@@ -17,6 +17,13 @@ is trained on its own rate-distortion trade-off lambda_l.
                                       |
     x_hat <--synthesis-- /gain[l] <-- y_hat
 
+Spatially varying quality (ROI, :class:`LevelRegion`): the hyper-analysis and the hyperprior
+run at the file's level l exactly as above, so the hyper stream is unchanged. A latent cell
+coded at level position p instead uses gain ratio r = gain(p) / gain[l] per channel: its
+latent is r * y_g and, as y_g ~ N(mean, scale) under the hyperprior, it is coded with
+N(r * mean, r * scale); the decoder forms the same float64 products before picking CDF
+tables, and applies inverse_gain(p) before the synthesis.
+
 Seen as a VAE (the "CVAE" of the design card): the encoder posterior is a unit-width uniform
 around y_g, the prior is the hyperprior, and the rate term -log2 p(y_hat | z_hat) - log2 p(z_hat)
 is the KL term of the evidence lower bound. Training minimises D + beta * R with
@@ -72,6 +79,36 @@ class EncodedLatents:
     hyper_stream: bytes
     latent_stream: bytes
     hyper_hw: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LevelRegion:
+    """A spatially varying quality: latent cells [top, top + height) x [left, left + width)
+    are quantised at level position ``inside``, all other cells at ``outside``.
+
+    Positions are on the model's level axis (0 = first level); fractional positions
+    interpolate the log-gains of the two nearest levels (:func:`resample_log_gains`).
+    """
+
+    left: int
+    top: int
+    width: int
+    height: int
+    inside: float
+    outside: float
+
+
+@dataclass(frozen=True)
+class AnalysedImage:
+    """An image after the analysis and hyper transforms at one level: all the encoder needs
+    to code its latent, once or several times (e.g. to search a rate)."""
+
+    level: int
+    y_scaled: Tensor  # [1, M, h, w] float32: analysis output times gain[level]
+    hyper_stream: bytes
+    hyper_hw: tuple[int, int]
+    mean: Tensor  # [1, M, h, w] float64, predicted from the decoded hyper-latent
+    scale: Tensor  # [1, M, h, w] float64
 
 
 def _ste_round(x: Tensor) -> Tensor:
@@ -200,9 +237,25 @@ class FaceHyperprior(nn.Module):
         medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
         return medians.expand(shape)
 
+    def _region_maps(self, level: Tensor, region: LevelRegion, latent_hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """(gain ratio to ``level``, float64 [1, M, h, w]; inverse gain, float32 [1, M, h, w]).
+
+        The ratio is exp(log_gain(position) - log_gain[level]) per channel, 1 exactly where the
+        position is ``level``. Encoder and decoder build it from the same float32 parameters
+        with the same elementwise operations, so both see the same float64 values.
+        """
+        h, w = latent_hw
+        positions = [region.outside, region.inside]
+        log_gain = resample_log_gains(self.gains.log_gain.detach(), positions).double()
+        ratio = (log_gain - self.gains.log_gain.detach()[level].double()).exp()  # [2, M]
+        inverse = resample_log_gains(self.gains.log_inverse_gain.detach(), positions).exp()
+        inside = torch.zeros(h, w, dtype=torch.long)
+        inside[region.top : region.top + region.height, region.left : region.left + region.width] = 1
+        return ratio[inside].permute(2, 0, 1)[None], inverse[inside].permute(2, 0, 1)[None]
+
     @torch.no_grad()
-    def compress(self, x: Tensor, level: int) -> EncodedLatents:
-        """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64."""
+    def analyse(self, x: Tensor, level: int) -> AnalysedImage:
+        """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64 -> latent, hyper stream, entropy parameters."""
         lv = torch.tensor([level])
         y = self.analysis(x) * self.gains.gain(lv)
         z = self.hyper_analysis(y) * self.hyper_gains.gain(lv)
@@ -212,15 +265,31 @@ class FaceHyperprior(nn.Module):
         hyper_stream = encode_symbols(
             z_symbols.int().numpy(), self._hyper_indexes(z.shape), self._tables(self.hyper_entropy)
         )
-        mean, _, indexes = self._entropy_parameters(z_hat, lv)
-        y_symbols = torch.round(y.double() - mean).int()
-        latent_stream = encode_symbols(
-            y_symbols.numpy(), indexes.numpy(), self._tables(self.latent_entropy)
-        )
-        return EncodedLatents(hyper_stream, latent_stream, hyper_hw=(z.shape[2], z.shape[3]))
+        mean, scale, _ = self._entropy_parameters(z_hat, lv)
+        return AnalysedImage(level, y, hyper_stream, (z.shape[2], z.shape[3]), mean, scale)
+
+    def code_latent(self, image: AnalysedImage, region: LevelRegion | None = None) -> EncodedLatents:
+        """Entropy-code the latent of ``image`` at its level, or with ``region``'s gain map.
+
+        With a region, the hyperprior still sees the latent at the file's level (so the hyper
+        stream does not change); a position coded with gain ratio r to that level holds
+        r * y_g, whose mean and scale are r * mean and r * scale: exact for a Gaussian.
+        """
+        mean, scale, y = image.mean, image.scale, image.y_scaled.double()
+        if region is not None:
+            ratio, _ = self._region_maps(torch.tensor([image.level]), region, tuple(y.shape[2:]))
+            mean, scale, y = mean * ratio, scale * ratio, y * ratio
+        indexes = self.latent_entropy.build_indexes(scale)
+        y_symbols = torch.round(y - mean).int()
+        latent_stream = encode_symbols(y_symbols.numpy(), indexes.numpy(), self._tables(self.latent_entropy))
+        return EncodedLatents(image.hyper_stream, latent_stream, hyper_hw=image.hyper_hw)
+
+    def compress(self, x: Tensor, level: int, region: LevelRegion | None = None) -> EncodedLatents:
+        """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64."""
+        return self.code_latent(self.analyse(x, level), region)
 
     @torch.no_grad()
-    def decompress(self, encoded: EncodedLatents, level: int) -> Tensor:
+    def decompress(self, encoded: EncodedLatents, level: int, region: LevelRegion | None = None) -> Tensor:
         """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
         lv = torch.tensor([level])
         h, w = encoded.hyper_hw
@@ -229,14 +298,19 @@ class FaceHyperprior(nn.Module):
             encoded.hyper_stream, self._hyper_indexes(shape), self._tables(self.hyper_entropy)
         )
         z_hat = torch.from_numpy(z_symbols).float() + self._hyper_medians(shape)
-        mean, _, indexes = self._entropy_parameters(z_hat, lv)
+        mean, scale, indexes = self._entropy_parameters(z_hat, lv)
+        inverse_gain = self.gains.inverse_gain(lv)
+        if region is not None:
+            ratio, inverse_gain = self._region_maps(lv, region, tuple(mean.shape[2:]))
+            mean = mean * ratio
+            indexes = self.latent_entropy.build_indexes(scale * ratio)
         y_symbols = decode_symbols(
             encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy)
         )
         y_hat = (torch.from_numpy(y_symbols).double() + mean).float()
         if not torch.isfinite(y_hat).all():
             raise CorruptBitstream("decoded latent is not finite")
-        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(lv))
+        x_hat = self.synthesis(y_hat * inverse_gain)
         return x_hat.clamp_(0.0, 1.0)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
