@@ -77,7 +77,7 @@ def jpeg_run(image_paths, tmp_path_factory):
     """One run of jpeg and its doubled-bytes twin, shared by the tests that read it."""
     out = tmp_path_factory.mktemp("jpeg_run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(codecs._REGISTRY, "doubled", DoubledJpeg)
+        mp.setitem(codecs._REGISTRY, "doubled", lambda config: DoubledJpeg())
         results = rd.run(image_paths, ["jpeg", "doubled"], out, command=["test"])
     return out, results
 
@@ -227,7 +227,7 @@ def test_run_bd_rate_self_is_zero_and_doubled_bytes_is_plus_100(jpeg_run):
 
 def test_resume_skips_done_work_and_survives_a_cut_last_line(image_paths, tmp_path, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     rd.run(image_paths, ["counting"], tmp_path, limit=1)
     assert len(calls) == 3
     rd.run(image_paths, ["counting"], tmp_path)
@@ -243,7 +243,7 @@ def test_resume_skips_done_work_and_survives_a_cut_last_line(image_paths, tmp_pa
 
 def test_resume_refuses_results_made_with_other_settings(image_paths, tmp_path, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     rd.run(image_paths, ["counting"], tmp_path, limit=1)
     monkeypatch.setattr(CountingJpeg, "settings", {"wraps": "jpeg", "optimize": True})
     with pytest.raises(rd.StaleResults, match="fresh output directory"):
@@ -258,11 +258,11 @@ def test_run_with_an_unknown_codec_fails_before_any_work(image_paths, tmp_path):
 
 
 def test_unavailable_codecs_are_skipped_with_their_reason(image_paths, tmp_path, monkeypatch):
-    def unavailable():
+    def unavailable(config):
         raise CodecUnavailable("not built here")
 
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     monkeypatch.setitem(codecs._REGISTRY, "missing", unavailable)
     results = rd.run(image_paths, ["counting", "missing"], tmp_path, limit=1)
     assert results["skipped"] == {"missing": "not built here"}
