@@ -93,6 +93,9 @@ class CodecConfig:
     peer_weights: Path | None = None
 
 
+DEFAULT_CONFIG = CodecConfig()
+
+
 @dataclass(frozen=True)
 class PillowCodec:
     """A format that Pillow (or a Pillow plugin) reads and writes.
@@ -356,7 +359,7 @@ def codec_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get_codec(name: str, config: CodecConfig = CodecConfig()) -> Codec:
+def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
     """The codec registered as `name`, built with the options in `config`.
 
     Raises UnknownCodec for a name not in the registry and CodecUnavailable (with the

@@ -26,11 +26,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+from PIL import Image
 
-from bench import metrics, rd  # noqa: E402
-from bench.codecs import Codec, CodecConfig  # noqa: E402
+from bench import metrics, rd
+from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
 
 GRID_FILE = "grid.png"
 GRID_JSON = "grid.json"
@@ -95,7 +95,7 @@ def make_grid(
     n_images: int = DEFAULT_IMAGES,
     target_bpp: float = DEFAULT_TARGET_BPP,
     crop: int = DEFAULT_CROP,
-    config: CodecConfig = CodecConfig(),
+    config: CodecConfig = DEFAULT_CONFIG,
 ) -> dict:
     """Writes out_dir/grid.png and out_dir/grid.json; returns what grid.json holds."""
     codecs, skipped = rd.resolve_codecs(codec_names, config)

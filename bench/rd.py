@@ -47,6 +47,7 @@ from tqdm import tqdm
 from bench import masks, metrics
 from bench.bdrate import BD_METHOD, RdCurve, bd_rate, quality_at_rate
 from bench.codecs import (
+    DEFAULT_CONFIG,
     Codec,
     CodecConfig,
     CodecUnavailable,
@@ -94,7 +95,7 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _dataset(image_paths: Iterable[str | os.PathLike], limit: int | None) -> list[DatasetImage]:
+def dataset(image_paths: Iterable[str | os.PathLike], limit: int | None) -> list[DatasetImage]:
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     paths = sorted({Path(p) for p in image_paths})[:limit]
@@ -169,7 +170,7 @@ def _key(codec: str, quality: int, image: str, sha256: str) -> tuple:
 
 
 def resolve_codecs(
-    names: Sequence[str], config: CodecConfig = CodecConfig()
+    names: Sequence[str], config: CodecConfig = DEFAULT_CONFIG
 ) -> tuple[list[Codec], dict[str, str]]:
     """The codecs that can run here, and {name: reason} for those that cannot.
 
@@ -371,7 +372,7 @@ def run(
     limit: int | None = None,
     *,
     command: Sequence[str] | None = None,
-    config: CodecConfig = CodecConfig(),
+    config: CodecConfig = DEFAULT_CONFIG,
     face_mask: str = masks.NO_MASKS,
 ) -> dict:
     """Benchmark the codecs on the first `limit` images (sorted by path); returns results.json.
@@ -383,7 +384,7 @@ def run(
     """
     codecs, skipped = resolve_codecs(codec_names, config)
     provider = masks.load_mask_provider(face_mask)
-    images = _dataset(image_paths, limit)
+    images = dataset(image_paths, limit)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = _ResultStore(out / PER_IMAGE_FILE)
@@ -465,7 +466,7 @@ def _bd_cell(result: dict) -> str:
     return f"{result['percent']:+.1f} % [{result['overlap']:.0%}]"
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
@@ -525,7 +526,7 @@ def render_summary(results: dict, level: int = 1) -> str:
         if not anchors:
             lines += [f"No anchor codec ({', '.join(ANCHORS)}) was run.", ""]
             continue
-        lines += _table(
+        lines += markdown_table(
             ["codec", *(f"vs {a}" for a in anchors)],
             (
                 [test, *(_bd_cell(by_anchor[a]) for a in anchors)]
@@ -550,11 +551,11 @@ def render_summary(results: dict, level: int = 1) -> str:
     lines += [
         f"{h2} Quality at fixed bpp",
         "",
-        "Interpolated (pchip in log bpp) on each codec's mean curve; — where the bpp is "
-        "outside the range the codec's sweep covers.",
+        ("Interpolated (pchip in log bpp) on each codec's mean curve; — where the bpp is "
+        "outside the range the codec's sweep covers."),
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         [
             "codec",
             *(f"{label} @ {rate} bpp" for label in AT_BPP_METRICS.values() for rate in FIXED_BPP),
@@ -572,7 +573,7 @@ def render_summary(results: dict, level: int = 1) -> str:
         ),
     )
     lines += ["", f"{h2} Smallest file each codec can produce", ""]
-    lines += _table(
+    lines += markdown_table(
         ["codec", "quality", "mean bytes", "bpp", "PSNR dB", "MS-SSIM"],
         (
             [
@@ -592,12 +593,12 @@ def render_summary(results: dict, level: int = 1) -> str:
             lines += [
                 f"{h2} {name}: container header overhead",
                 "",
-                "Bytes of each file that are container (magic, version, model id, sizes, "
+                ("Bytes of each file that are container (magic, version, model id, sizes, "
                 "stream lengths, checksum), not entropy-coded payload; included in every bpp "
-                "above.",
+                "above."),
                 "",
             ]
-            lines += _table(
+            lines += markdown_table(
                 ["quality", "mean bytes", "header bytes", "header % of file"],
                 (
                     [
@@ -612,11 +613,11 @@ def render_summary(results: dict, level: int = 1) -> str:
             lines.append("")
     if results["metrics"]["face_masks_found"]:
         lines += [
-            f"{h2} Face region (mask provider `{results['metrics']['face_mask_provider']}`, "
-            f"{results['metrics']['face_masks_found']} of {data['n_images']} images)",
+            (f"{h2} Face region (mask provider `{results['metrics']['face_mask_provider']}`, "
+            f"{results['metrics']['face_masks_found']} of {data['n_images']} images)"),
             "",
         ]
-        lines += _table(
+        lines += markdown_table(
             ["codec", "quality", "images", "bpp", "PSNR dB", "SSIM", "MS-SSIM", "VIF", "L1", "L2"],
             (
                 [
@@ -639,15 +640,15 @@ def render_summary(results: dict, level: int = 1) -> str:
         lines.append("")
     else:
         lines += [
-            f"Face-region metrics: none (face mask provider "
-            f"`{results['metrics']['face_mask_provider']}`).",
+            (f"Face-region metrics: none (face mask provider "
+            f"`{results['metrics']['face_mask_provider']}`)."),
             "",
         ]
     lines += [f"{h2} Rate–distortion points (means over images)", ""]
     for name, points in results["rd"].items():
         settings = ", ".join(f"{k} {v}" for k, v in results["codecs"][name]["settings"].items())
         lines += [f"{h3} {name} ({settings})", ""]
-        lines += _table(
+        lines += markdown_table(
             ["quality", "bytes", "bpp", "PSNR dB", "SSIM", "MS-SSIM", "VIF", "L1", "L2"],
             (
                 [
