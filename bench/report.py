@@ -78,11 +78,19 @@ def render_report(folders: dict[str, Path], image_dir: Path, image_prefix: str) 
         "refuses to mix settings.)"),
         "",
     ]
-    machines, commands = [], []
+    machines, commands, subsets = [], [], []
     for name, folder in folders.items():
         results = json.loads((folder / rd.RESULTS_FILE).read_text())
         machines.append(f"- {name}: {_machine(results)}")
         commands.append(f"{results['provenance']['command']}   # {name}")
+        if "--limit" in results["provenance"]["command"]:
+            subsets.append(f"{name} ({results['provenance']['dataset']['n_images']} images)")
+    if subsets:
+        lines += [
+            f"> **Development numbers, not results:** made on a subset ({', '.join(subsets)}) "
+            f"with `--limit`. Run `{REGENERATE}` for the real ones.",
+            "",
+        ]
     lines += ["## Machine", "", *dict.fromkeys(machines), "", "## Commands recorded", "", "```"]
     lines += [*commands, "```", ""]
     for name, folder in folders.items():

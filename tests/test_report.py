@@ -65,6 +65,7 @@ def test_report_builds_results_md_and_copies_the_figures(results_folder, tmp_pat
     text = out.read_text()
     assert report.REGENERATE in text and "## Machine" in text and "CPU cores" in text
     assert "# faces" in text and "# kodak" in text and "768×512" in text
+    assert "Development numbers" not in text  # no --limit in the recorded command
     assert "![RD curve, PSNR (dB)](img/faces_rd_psnr.png)" in text
     for name in ("faces_rd_psnr.png", "kodak_grid.png"):
         assert (tmp_path / "bench" / "img" / name).is_file()
