@@ -6,6 +6,11 @@
 #   bench/make_results.sh                # resume an interrupted run
 #   bench/make_results.sh --limit 5      # quick look on a subset (don't commit that RESULTS.md)
 #
+# The speed tables are wall-clock: run it on an otherwise idle machine (and not under nice),
+# or pass --no-speed and read speed from another run. On an idle 2-core CPU the whole run
+# takes about 1.5-2 hours (mostly metrics: ~40 ms of CPU per decoded face, ~1 s per Kodak
+# image); it resumes where it stopped when run again without --fresh.
+#
 # Extra arguments go to both `nfc bench` runs (e.g. --peer-weights DIR). DATA overrides the
 # data folder (default: ../shared/data beside the repository).
 set -euo pipefail

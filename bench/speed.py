@@ -180,7 +180,7 @@ def render(speed: dict, level: int = 2) -> str:
         lines += rd.markdown_table(
             ["codec", *(f"× {r}" for r in refs)],
             (
-                [name, *(f"{t[f'{op}_ms'] / timings[r][f'{op}_ms']:.2f}" for r in refs)]
+                [name, *(f"{t[f'{op}_ms'] / timings[r][f'{op}_ms']:.3g}" for r in refs)]
                 for name, t in timings.items()
             ),
         )
