@@ -354,10 +354,12 @@ def provenance(command: Sequence[str], images: Sequence[DatasetImage]) -> dict[s
             "piq": _package_version("piq"),
             "numpy": np.__version__,
             "bjontegaard": _package_version("bjontegaard"),
+            "scipy": _package_version("scipy"),
         },
         "device": {
             "cpu": _cpu_model(),
             "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
