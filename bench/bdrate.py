@@ -13,6 +13,8 @@ needs strictly increasing quality, so such dominated points are dropped from eac
 before interpolating (as a convex-hull / Pareto selection of operating points would) and
 listed in the result. Where fewer than two points remain, the curves do not overlap or
 the package fails, the result is None with the reason.
+
+quality_at_rate reads one curve at a fixed rate (e.g. PSNR at 0.25 bpp) the same way.
 """
 
 import math
@@ -21,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import bjontegaard
+import numpy as np
+from scipy.interpolate import PchipInterpolator
 
 BD_METHOD = "pchip"
 
@@ -128,3 +132,18 @@ def bd_rate(anchor: RdCurve, test: RdCurve, unit: str = "dB") -> BdRate:
     if not math.isfinite(percent):
         return undefined(f"bjontegaard returned {percent}", overlap)
     return BdRate(float(percent), None, overlap, anchor_dropped, test_dropped)
+
+
+def quality_at_rate(curve: RdCurve, rate: float) -> float | None:
+    """The quality `curve` reaches at `rate`, or None outside the rates it covers.
+
+    Interpolated like BD-rate: PCHIP through the curve's non-dominated points, with
+    log10(rate) as the abscissa, so a codec is never credited with a dominated setting.
+    """
+    kept, _ = monotone_points(curve)
+    if not kept.rates or not kept.rates[0] <= rate <= kept.rates[-1]:
+        return None
+    if len(kept.rates) == 1:
+        return kept.distortions[0]
+    log_rates = np.log10(kept.rates)
+    return float(PchipInterpolator(log_rates, kept.distortions)(math.log10(rate)))

@@ -16,19 +16,31 @@ chroma subsampling, spelled out explicitly so that results record them:
     avif      libavif (aom)    speed 6, subsampling 4:2:0     0..90
     jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
     nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
+    compressai-peer  CompressAI ScaleHyperprior (bmshj2018-hyperprior), one weights file
+              per quality, from CodecConfig.peer_weights (`--peer-weights DIR`)
 
 On 128x128 faces the sweeps span roughly 0.2-3.7 bpp; the floors (WebP ~400 B, AVIF
 ~520 B, JXL ~550 B, JPEG ~990 B) are the encoders' own minimum file sizes at their lowest
 quality, not a choice of sweep. Qualities that give byte-identical files (AVIF 0-2) are left
 out of the sweeps.
+
+The learned peer, `compressai-peer`, is the textbook hyperprior (Ballé et al. 2018,
+CompressAI's `bmshj2018-hyperprior` architecture) meant to be trained on the same faces with
+the same compute as nfc. No pretrained weights exist offline and none are faked: without
+`peer_weights` the codec is skipped with that reason. Its files are CompressAI's streams in
+a minimal wrapper (CompressAIFile), whose few bytes are counted like nfc's header.
 """
 
+import hashlib
 import importlib.metadata
 import io
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+import numpy as np
 from PIL import Image, features
 
 JPEG_QUALITIES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
@@ -36,6 +48,7 @@ WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
 JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 NFC_MODEL = "cvae"
+PEER_STRIDE = 64
 
 
 class UnknownCodec(ValueError):
@@ -58,6 +71,29 @@ class Codec(Protocol):
 
     def decode(self, data: bytes) -> Image.Image:
         """The complete file -> RGB image of the original size."""
+
+
+@runtime_checkable
+class HasHeader(Protocol):
+    """A codec whose files have a container header worth reporting on its own."""
+
+    def header_bytes(self, data: bytes) -> int:
+        """How many bytes of the file `data` are container, not entropy-coded payload."""
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """Options some codecs need from the command line; the others ignore them.
+
+    peer_weights: folder of CompressAI ScaleHyperprior weights files for compressai-peer,
+        one per quality (`*.pt`, sorted by name = quality 1, 2, ...), each a state dict
+        or a dict holding one under "state_dict".
+    """
+
+    peer_weights: Path | None = None
+
+
+DEFAULT_CONFIG = CodecConfig()
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,116 @@ class NeuralCodec:
 
     def decode(self, data: bytes) -> Image.Image:
         return self._api.decompress(data).convert("RGB")
+
+    def header_bytes(self, data: bytes) -> int:
+        return self._api.inspect(data).header_bytes
+
+
+class CompressAIFile:
+    """CompressAI's `compress` output as one file: what CompressAI itself never defines.
+
+        u16 width, u16 height, u8 quality, u8 n_streams   (little-endian)
+        per stream: u32 length, bytes                      (one image per file)
+
+    The latent shape follows from width, height and the model's stride, so it is not
+    stored: 6 + 4 * n_streams bytes of wrapper, reported as header.
+    """
+
+    FIXED = struct.Struct("<HHBB")
+    LENGTH = struct.Struct("<I")
+
+    @classmethod
+    def pack(cls, width: int, height: int, quality: int, streams: Sequence[bytes]) -> bytes:
+        parts = [cls.FIXED.pack(width, height, quality, len(streams))]
+        parts += [cls.LENGTH.pack(len(s)) + s for s in streams]
+        return b"".join(parts)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> tuple[int, int, int, list[bytes]]:
+        width, height, quality, n_streams = cls.FIXED.unpack_from(data)
+        pos, streams = cls.FIXED.size, []
+        for _ in range(n_streams):
+            (length,) = cls.LENGTH.unpack_from(data, pos)
+            streams.append(data[pos + cls.LENGTH.size : pos + cls.LENGTH.size + length])
+            pos += cls.LENGTH.size + length
+        if pos != len(data):
+            raise ValueError("truncated or oversized CompressAI file")
+        return width, height, quality, streams
+
+    @classmethod
+    def header_bytes(cls, data: bytes) -> int:
+        return cls.FIXED.size + cls.LENGTH.size * cls.FIXED.unpack_from(data)[3]
+
+
+class CompressAICodec:
+    """CompressAI models (one per quality) behind the benchmark's interface.
+
+    The image is padded (edge replication) to a multiple of 64 px, coded with the model's
+    own `compress`/`decompress`, and cropped back. Runs on `device` (CPU by default).
+    """
+
+    def __init__(
+        self, name: str, models: Mapping[int, object], settings: Mapping[str, object], device: str = "cpu"
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        self.name = name
+        self.qualities = tuple(sorted(models))
+        self.settings = {**settings, "compressai": importlib.metadata.version("compressai")}
+        self.device = device
+        self._models = {q: m.to(device).eval() for q, m in models.items()}
+        for model in self._models.values():
+            model.update(force=True)
+
+    def _to_tensor(self, img: Image.Image):
+        pixels = np.asarray(img, dtype=np.float32) / 255
+        height, width = pixels.shape[:2]
+        pad = ((0, -height % PEER_STRIDE), (0, -width % PEER_STRIDE), (0, 0))
+        padded = np.pad(pixels, pad, mode="edge")
+        return self._torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0).to(self.device)
+
+    def encode(self, img: Image.Image, quality: int) -> bytes:
+        with self._torch.inference_mode():
+            out = self._models[quality].compress(self._to_tensor(img))
+        streams = [strings[0] for strings in out["strings"]]
+        return CompressAIFile.pack(img.width, img.height, quality, streams)
+
+    def decode(self, data: bytes) -> Image.Image:
+        width, height, quality, streams = CompressAIFile.unpack(data)
+        model = self._models[quality]
+        shape = (-(-height // PEER_STRIDE), -(-width // PEER_STRIDE))
+        with self._torch.inference_mode():
+            x_hat = model.decompress([[s] for s in streams], shape)["x_hat"]
+        pixels = x_hat[0, :, :height, :width].clamp(0, 1).mul(255).round().byte()
+        return Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())
+
+    def header_bytes(self, data: bytes) -> int:
+        return CompressAIFile.header_bytes(data)
+
+
+def _peer(config: CodecConfig) -> CompressAICodec:
+    if config.peer_weights is None:
+        raise CodecUnavailable(
+            "no weights for the learned peer (CompressAI bmshj2018-hyperprior trained with our "
+            "tools/train.py at nfc's compute); pass --peer-weights DIR once they exist"
+        )
+    files = sorted(Path(config.peer_weights).glob("*.pt"))
+    if not files:
+        raise CodecUnavailable(f"no *.pt peer weights files in {config.peer_weights}")
+    import torch
+    from compressai.models import ScaleHyperprior
+
+    models, digests = {}, {}
+    for quality, path in enumerate(files, start=1):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        models[quality] = ScaleHyperprior.from_state_dict(state.get("state_dict", state))
+        digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return CompressAICodec(
+        "compressai-peer",
+        models,
+        {"architecture": "compressai.models.ScaleHyperprior", "weights_sha256": digests},
+    )
 
 
 def _require_feature(feature: str, codec: str) -> str:
@@ -197,13 +343,14 @@ def _jxl() -> PillowCodec:
     )
 
 
-_REGISTRY: dict[str, Callable[[], Codec]] = {
-    "jpeg": lambda: _jpeg("jpeg", "4:2:0"),
-    "jpeg444": lambda: _jpeg("jpeg444", "4:4:4"),
-    "webp": _webp,
-    "avif": _avif,
-    "jxl": _jxl,
-    "nfc": NeuralCodec,
+_REGISTRY: dict[str, Callable[[CodecConfig], Codec]] = {
+    "jpeg": lambda config: _jpeg("jpeg", "4:2:0"),
+    "jpeg444": lambda config: _jpeg("jpeg444", "4:4:4"),
+    "webp": lambda config: _webp(),
+    "avif": lambda config: _avif(),
+    "jxl": lambda config: _jxl(),
+    "nfc": lambda config: NeuralCodec(),
+    "compressai-peer": _peer,
 }
 
 
@@ -212,8 +359,8 @@ def codec_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get_codec(name: str) -> Codec:
-    """The codec registered as `name`.
+def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
+    """The codec registered as `name`, built with the options in `config`.
 
     Raises UnknownCodec for a name not in the registry and CodecUnavailable (with the
     reason) for a known codec that cannot run in this environment.
@@ -224,4 +371,4 @@ def get_codec(name: str) -> Codec:
         raise UnknownCodec(
             f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}"
         ) from None
-    return factory()
+    return factory(config)

@@ -17,9 +17,22 @@ internal float reconstruction. piq sees them as float32 tensors in [0, 255], dat
              33 px. Below that, scales are dropped. piq normalises the weights it is
              given to sum to 1.
              Every Metrics records the window and scale count it used.
+    VIF      piq.vif_p (pixel-domain VIF on luma, sigma_n^2 = 2); None for images with a side
+             under 41 px, piq's minimum.
+    L1       mean absolute error over all RGB values, in 8-bit levels (0..255).
+    L2       mean squared error over all RGB values, in 8-bit levels squared (PSNR's MSE).
     bpp      whole-file bytes * 8 / (W * H), headers and all.
+
+Face region (only where a mask provider returns a mask for the image, see bench.masks):
+the pixel metrics (PSNR, L1, L2) over exactly the mask's pixels; the window metrics (SSIM,
+MS-SSIM, VIF) on the crop of the mask's bounding box, since their windows need a full
+rectangle. A box under FACE_MIN_SIDE px on a side gives no face metrics.
+
+LPIPS and DISTS are not computed: they need pretrained network weights that cannot be
+downloaded on the machines this benchmark runs on, and no installed package ships them.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +45,14 @@ SSIM_KERNEL_SIZE = 11
 SSIM_KERNEL_SIGMA = 1.5
 MS_SSIM_SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MS_SSIM_MIN_KERNEL_SIZE = 3
+PIQ_PSNR_EPS = 1e-8
+VIF_MIN_SIDE = 41
+VIF_SIGMA_N_SQ = 2.0
+FACE_MIN_SIDE = 16
+NOT_REPORTED = {
+    "lpips": "needs pretrained AlexNet/VGG weights, which cannot be downloaded here",
+    "dists": "needs pretrained VGG weights, which cannot be downloaded here",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,20 @@ class MsSsimSettings:
 
 
 @dataclass(frozen=True)
+class FaceMetrics:
+    """Quality on the face region only; `pixels` counts the mask, `box` is (x0, y0, x1, y1)."""
+
+    pixels: int
+    box: tuple[int, int, int, int]
+    psnr: float
+    l1: float
+    l2: float
+    ssim: float
+    ms_ssim: float
+    vif: float | None
+
+
+@dataclass(frozen=True)
 class Metrics:
     n_bytes: int
     bpp: float
@@ -59,6 +94,10 @@ class Metrics:
     ms_ssim: float
     ms_ssim_kernel_size: int
     ms_ssim_scales: int
+    vif: float | None
+    l1: float
+    l2: float
+    face: FaceMetrics | None = None
 
 
 def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:
@@ -84,7 +123,17 @@ def describe() -> dict[str, object]:
             "(kernel_size - 1) * 2**(scales - 1) + 1 <= short side; "
             "the first `scales` weights, normalised by piq to sum to 1",
         },
+        "vif": {
+            "function": "piq.vif_p",
+            "sigma_n_sq": VIF_SIGMA_N_SQ,
+            "min_side": VIF_MIN_SIDE,
+        },
+        "l1": "mean absolute error over RGB values, 8-bit levels",
+        "l2": "mean squared error over RGB values, 8-bit levels squared",
         "bpp": "whole-file bytes * 8 / (width * height)",
+        "face_region": "PSNR, L1, L2 over the mask's pixels; SSIM, MS-SSIM, VIF on the crop "
+        f"of the mask's bounding box; none for boxes under {FACE_MIN_SIDE} px a side",
+        "not_reported": NOT_REPORTED,
     }
 
 
@@ -94,37 +143,90 @@ def _to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
 
 
-def evaluate(original: Image.Image, decoded: Image.Image, n_bytes: int) -> Metrics:
-    """All metrics of one decoded image; `n_bytes` is the size of the whole encoded file."""
+def _window_metrics(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float | None, MsSsimSettings]:
+    """SSIM, MS-SSIM and VIF of decoded `x` against original `y` (1x3xHxW, [0, 255])."""
+    height, width = x.shape[-2:]
+    ms_settings = MsSsimSettings.for_size(height, width)
+    weights = torch.tensor(MS_SSIM_SCALE_WEIGHTS[: ms_settings.scales], dtype=torch.float32)
+    ssim = piq.ssim(
+        x,
+        y,
+        kernel_size=SSIM_KERNEL_SIZE,
+        kernel_sigma=SSIM_KERNEL_SIGMA,
+        data_range=DATA_RANGE,
+        downsample=False,
+    ).item()
+    ms_ssim = piq.multi_scale_ssim(
+        x,
+        y,
+        kernel_size=ms_settings.kernel_size,
+        kernel_sigma=SSIM_KERNEL_SIGMA,
+        data_range=DATA_RANGE,
+        scale_weights=weights,
+    ).item()
+    vif = (
+        piq.vif_p(x, y, sigma_n_sq=VIF_SIGMA_N_SQ, data_range=DATA_RANGE).item()
+        if min(height, width) >= VIF_MIN_SIDE
+        else None
+    )
+    return ssim, ms_ssim, vif, ms_settings
+
+
+def _psnr_of_mse(mse: float) -> float:
+    """piq.psnr's formula (its epsilon included), so identical regions score 80 dB as wholes do."""
+    return -10 * math.log10(mse / DATA_RANGE**2 + PIQ_PSNR_EPS)
+
+
+def _face_metrics(x: torch.Tensor, y: torch.Tensor, mask: np.ndarray) -> FaceMetrics | None:
+    if mask.shape != tuple(x.shape[-2:]) or mask.dtype != np.bool_:
+        raise ValueError(f"a face mask must be a bool array of shape {tuple(x.shape[-2:])}")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if min(y1 - y0, x1 - x0) < FACE_MIN_SIDE:
+        return None
+    diff = (x - y)[0].permute(1, 2, 0)[torch.from_numpy(mask)]
+    l2 = diff.pow(2).mean().item()
+    ssim, ms_ssim, vif, _ = _window_metrics(x[..., y0:y1, x0:x1], y[..., y0:y1, x0:x1])
+    return FaceMetrics(
+        pixels=int(mask.sum()),
+        box=(x0, y0, x1, y1),
+        psnr=_psnr_of_mse(l2),
+        l1=diff.abs().mean().item(),
+        l2=l2,
+        ssim=ssim,
+        ms_ssim=ms_ssim,
+        vif=vif,
+    )
+
+
+def evaluate(
+    original: Image.Image, decoded: Image.Image, n_bytes: int, face_mask: np.ndarray | None = None
+) -> Metrics:
+    """All metrics of one decoded image; `n_bytes` is the size of the whole encoded file.
+
+    `face_mask` (HxW bool, True on the face) adds the face-region metrics.
+    """
     for role, img in (("original", original), ("decoded", decoded)):
         if img.mode != "RGB":
             raise ValueError(f"{role} image must be RGB, got {img.mode}")
     if decoded.size != original.size:
         raise ValueError(f"decoded size {decoded.size} != original size {original.size}")
     width, height = original.size
-    ms_settings = MsSsimSettings.for_size(height, width)
     x, y = _to_tensor(decoded), _to_tensor(original)
-    weights = torch.tensor(MS_SSIM_SCALE_WEIGHTS[: ms_settings.scales], dtype=torch.float32)
+    ssim, ms_ssim, vif, ms_settings = _window_metrics(x, y)
+    diff = x - y
     return Metrics(
         n_bytes=n_bytes,
         bpp=bits_per_pixel(n_bytes, width, height),
         psnr=piq.psnr(x, y, data_range=DATA_RANGE).item(),
-        ssim=piq.ssim(
-            x,
-            y,
-            kernel_size=SSIM_KERNEL_SIZE,
-            kernel_sigma=SSIM_KERNEL_SIGMA,
-            data_range=DATA_RANGE,
-            downsample=False,
-        ).item(),
-        ms_ssim=piq.multi_scale_ssim(
-            x,
-            y,
-            kernel_size=ms_settings.kernel_size,
-            kernel_sigma=SSIM_KERNEL_SIGMA,
-            data_range=DATA_RANGE,
-            scale_weights=weights,
-        ).item(),
+        ssim=ssim,
+        ms_ssim=ms_ssim,
         ms_ssim_kernel_size=ms_settings.kernel_size,
         ms_ssim_scales=ms_settings.scales,
+        vif=vif,
+        l1=diff.abs().mean().item(),
+        l2=diff.pow(2).mean().item(),
+        face=None if face_mask is None else _face_metrics(x, y, face_mask),
     )

@@ -39,6 +39,15 @@ def plot(results: dict, metric: str, out: Path, max_bpp: float) -> None:
     plt.close(fig)
 
 
+def write_plots(results: dict, out_dir: Path, max_bpp: float = 1.5) -> list[Path]:
+    """Both RD plots of `results` into out_dir; returns their paths."""
+    paths = []
+    for metric, (_, name) in PLOTS.items():
+        plot(results, metric, out_dir / name, max_bpp)
+        paths.append(out_dir / name)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results_dir", type=Path, help="folder holding results.json from `python -m bench.rd`")
@@ -47,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.results_dir / "results.json"
     if not path.is_file():
         p.error(f"{path} not found; run `python -m bench.rd ... -o {args.results_dir}` first")
-    results = json.loads(path.read_text())
-    for metric, (_, name) in PLOTS.items():
-        plot(results, metric, args.results_dir / name, args.max_bpp)
-        print(args.results_dir / name)
+    for written in write_plots(json.loads(path.read_text()), args.results_dir, args.max_bpp):
+        print(written)
     return 0
 
 

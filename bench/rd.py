@@ -5,6 +5,10 @@
     per_image.jsonl --mean per (codec, quality)--> RD curves --bdrate--> BD-rate tables
         --> out_dir/results.json (numbers + provenance), out_dir/summary.md (tables)
 
+Where a face mask provider is given (bench.masks), it is called once per original image and
+every result of that image also carries face-region metrics; their means cover the images
+that had a mask, and say how many.
+
 Images are decoded with Pillow, converted to 8-bit RGB and rebuilt from their pixels, so
 no codec is handed metadata (an ICC profile, EXIF) that another would not get. Curves are
 arithmetic means over images of per-image values (bytes, bpp, PSNR in dB, SSIM, MS-SSIM);
@@ -13,8 +17,8 @@ the mean MS-SSIM converted), against each anchor codec that was run.
 
 Resume: a line is written and flushed per (codec, quality, image) as soon as it is measured,
 and a re-run skips every line already present for the same image name and content hash. A
-codec whose fixed settings (library version, options) differ from those recorded stops the
-run with StaleResults: old numbers are never mixed with new ones.
+codec whose fixed settings (library version, options), a different face mask provider or an
+older record format stop the run with StaleResults: old numbers are never mixed with new ones.
 
     python -m bench.rd DATA_DIR --codecs jpeg,webp,avif,nfc -o OUT [--limit N]
 """
@@ -40,11 +44,14 @@ import torch
 from PIL import Image, features
 from tqdm import tqdm
 
-from bench import metrics
-from bench.bdrate import BD_METHOD, RdCurve, bd_rate
+from bench import masks, metrics
+from bench.bdrate import BD_METHOD, RdCurve, bd_rate, quality_at_rate
 from bench.codecs import (
+    DEFAULT_CONFIG,
     Codec,
+    CodecConfig,
     CodecUnavailable,
+    HasHeader,
     UnknownCodec,
     avif_codec_versions,
     codec_names,
@@ -58,6 +65,12 @@ ANCHORS = ("jpeg", "webp", "avif")
 DEFAULT_CODECS = ("jpeg", "webp", "avif", "nfc")
 IMAGE_SUFFIXES = (".png", ".bmp", ".ppm", ".tif", ".tiff")
 BD_METRICS = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM (dB)"}
+FIXED_BPP = (0.1, 0.25, 0.5)
+AT_BPP_METRICS = {"psnr": "PSNR dB", "ms_ssim": "MS-SSIM"}
+MEAN_KEYS = ("n_bytes", "bpp", "psnr", "ssim", "ms_ssim", "vif", "l1", "l2")
+FACE_KEYS = ("psnr", "ssim", "ms_ssim", "vif", "l1", "l2")
+# Bump when a record gains or changes a field, so that a resume never mixes record formats.
+RECORD_FORMAT = 2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,7 +95,7 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _dataset(image_paths: Iterable[str | os.PathLike], limit: int | None) -> list[DatasetImage]:
+def dataset(image_paths: Iterable[str | os.PathLike], limit: int | None) -> list[DatasetImage]:
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     paths = sorted({Path(p) for p in image_paths})[:limit]
@@ -122,9 +135,20 @@ class _ResultStore:
             path.write_text("\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else ""))
         self.records = [json.loads(line) for line in lines[:-1] if line]
 
-    def check_settings(self, codecs: Sequence[Codec]) -> None:
+    def check_settings(self, codecs: Sequence[Codec], face_mask: str) -> None:
         current = {c.name: json.loads(json.dumps(dict(c.settings))) for c in codecs}
         for record in self.records:
+            if record.get("record_format") != RECORD_FORMAT:
+                raise StaleResults(
+                    f"{self.path} holds records of an older benchmark version (format "
+                    f"{record.get('record_format', 1)}, now {RECORD_FORMAT}); "
+                    "use a fresh output directory"
+                )
+            if record["face_mask"] != face_mask:
+                raise StaleResults(
+                    f"{self.path} holds results with face masks from {record['face_mask']!r}, "
+                    f"now {face_mask!r}; use a fresh output directory"
+                )
             expected = current.get(record["codec"])
             if expected is not None and record["settings"] != expected:
                 raise StaleResults(
@@ -145,21 +169,31 @@ def _key(codec: str, quality: int, image: str, sha256: str) -> tuple:
     return codec, quality, image, sha256
 
 
-def _resolve_codecs(names: Sequence[str]) -> tuple[list[Codec], dict[str, str]]:
+def resolve_codecs(
+    names: Sequence[str], config: CodecConfig = DEFAULT_CONFIG
+) -> tuple[list[Codec], dict[str, str]]:
+    """The codecs that can run here, and {name: reason} for those that cannot.
+
+    Raises UnknownCodec, before building any codec, for a name not in the registry."""
     if not names:
         raise UnknownCodec("no codec given")
     codecs, skipped = [], {}
     for name in dict.fromkeys(names):
         try:
-            codecs.append(get_codec(name))
+            codecs.append(get_codec(name, config))
         except CodecUnavailable as exc:
             skipped[name] = str(exc)
     return codecs, skipped
 
 
-def _measure(codec: Codec, quality: int, original: Image.Image) -> metrics.Metrics:
+def _measure(
+    codec: Codec, quality: int, original: Image.Image, face_mask: np.ndarray | None
+) -> dict:
     data = codec.encode(original, quality)
-    return metrics.evaluate(original, codec.decode(data), len(data))
+    measured = asdict(metrics.evaluate(original, codec.decode(data), len(data), face_mask))
+    if isinstance(codec, HasHeader):
+        measured["header_bytes"] = codec.header_bytes(data)
+    return measured
 
 
 def _ms_ssim_db(ms_ssim: float) -> float | None:
@@ -180,24 +214,33 @@ def _aggregate(records: Iterable[dict], codecs: Sequence[Codec]) -> dict[str, li
         points = []
         for q in sorted(codec.qualities):
             group = groups[codec.name, q]
-            mean = {
-                k: float(np.mean([r[k] for r in group]))
-                for k in ("n_bytes", "bpp", "psnr", "ssim", "ms_ssim")
+            mean = {k: _mean([r[k] for r in group]) for k in MEAN_KEYS}
+            point = {
+                "quality": q,
+                "n_images": len(group),
+                "bytes": mean["n_bytes"],
+                **{k: mean[k] for k in MEAN_KEYS if k != "n_bytes"},
+                "ms_ssim_db": _ms_ssim_db(mean["ms_ssim"]),
             }
-            points.append(
-                {
-                    "quality": q,
-                    "n_images": len(group),
-                    "bytes": mean["n_bytes"],
-                    "bpp": mean["bpp"],
-                    "psnr": mean["psnr"],
-                    "ssim": mean["ssim"],
-                    "ms_ssim": mean["ms_ssim"],
-                    "ms_ssim_db": _ms_ssim_db(mean["ms_ssim"]),
+            if any("header_bytes" in r for r in group):
+                point["header_bytes"] = _mean([r["header_bytes"] for r in group])
+                point["header_share"] = _mean([r["header_bytes"] / r["n_bytes"] for r in group])
+            faces = [r["face"] for r in group if r.get("face")]
+            if faces:
+                point["face"] = {
+                    "n_images": len(faces),
+                    **{k: _mean([f[k] for f in faces]) for k in FACE_KEYS},
                 }
-            )
+            points.append(point)
         rd[codec.name] = points
     return rd
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    """The mean, or None if any value is missing (e.g. VIF of images under 41 px)."""
+    if not values or any(v is None for v in values):
+        return None
+    return float(np.mean(values))
 
 
 def _curve(points: Sequence[dict], metric: str) -> RdCurve:
@@ -224,9 +267,28 @@ def _bd_rates(rd: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, dict]]
 
 
 def _smallest_files(rd: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per codec, the quality setting with the smallest mean file."""
     return {
-        name: {k: points[0][k] for k in ("quality", "bytes", "bpp", "psnr", "ms_ssim")}
+        name: {
+            k: min(points, key=lambda p: p["bytes"])[k]
+            for k in ("quality", "bytes", "bpp", "psnr", "ms_ssim")
+        }
         for name, points in rd.items()
+        if points
+    }
+
+
+def _at_fixed_bpp(rd: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """metric -> codec -> str(bpp) -> quality interpolated on the codec's curve, or None
+    where the bpp lies outside the range its sweep covers."""
+    return {
+        metric: {
+            name: {
+                str(rate): quality_at_rate(_curve(points, metric), rate) for rate in FIXED_BPP
+            }
+            for name, points in rd.items()
+        }
+        for metric in AT_BPP_METRICS
     }
 
 
@@ -292,10 +354,12 @@ def provenance(command: Sequence[str], images: Sequence[DatasetImage]) -> dict[s
             "piq": _package_version("piq"),
             "numpy": np.__version__,
             "bjontegaard": _package_version("bjontegaard"),
+            "scipy": _package_version("scipy"),
         },
         "device": {
             "cpu": _cpu_model(),
             "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
@@ -310,19 +374,23 @@ def run(
     limit: int | None = None,
     *,
     command: Sequence[str] | None = None,
+    config: CodecConfig = DEFAULT_CONFIG,
+    face_mask: str = masks.NO_MASKS,
 ) -> dict:
     """Benchmark the codecs on the first `limit` images (sorted by path); returns results.json.
 
-    Raises UnknownCodec for a name not in the registry, before any work; codecs that
-    cannot run here are skipped and listed with the reason. `command` is recorded as the
-    command line (default: sys.argv).
+    Raises UnknownCodec for a name not in the registry and UnknownMaskProvider for a
+    `face_mask` that cannot be loaded, before any work; codecs that cannot run here are
+    skipped and listed with the reason. `command` is recorded as the command line
+    (default: sys.argv); `config` carries codec options (peer weights).
     """
-    codecs, skipped = _resolve_codecs(codec_names)
-    images = _dataset(image_paths, limit)
+    codecs, skipped = resolve_codecs(codec_names, config)
+    provider = masks.load_mask_provider(face_mask)
+    images = dataset(image_paths, limit)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = _ResultStore(out / PER_IMAGE_FILE)
-    store.check_settings(codecs)
+    store.check_settings(codecs, face_mask)
 
     done = store.keys()
     total = len(images) * sum(len(c.qualities) for c in codecs)
@@ -340,20 +408,23 @@ def run(
             if not pending:
                 continue
             original = load_rgb(img.path)
+            mask = None if provider is None else provider(original)
             for codec, q in pending:
                 try:
-                    measured = _measure(codec, q, original)
+                    measured = _measure(codec, q, original, mask)
                 except Exception as exc:
                     exc.add_note(f"while running {codec.name} at quality {q} on {img.path}")
                     raise
                 store.append(
                     {
+                        "record_format": RECORD_FORMAT,
                         "codec": codec.name,
                         "quality": q,
                         "image": img.name,
                         "image_sha256": img.sha256,
                         "settings": dict(codec.settings),
-                        **asdict(measured),
+                        "face_mask": face_mask,
+                        **measured,
                     }
                 )
                 bar.update()
@@ -366,6 +437,8 @@ def run(
             **metrics.describe(),
             "averaging": "arithmetic mean over images of per-image values, per (codec, quality)",
             "ms_ssim_used": _ms_ssim_settings_used(records),
+            "face_mask_provider": face_mask,
+            "face_masks_found": len({r["image"] for r in records if r.get("face")}),
         },
         "bd_rate_method": {
             "package": "bjontegaard",
@@ -382,6 +455,7 @@ def run(
         "rd": rd,
         "bd_rate": _bd_rates(rd),
         "smallest_file": _smallest_files(rd),
+        "at_bpp": _at_fixed_bpp(rd),
     }
     (out / RESULTS_FILE).write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     (out / SUMMARY_FILE).write_text(render_summary(results))
@@ -394,14 +468,22 @@ def _bd_cell(result: dict) -> str:
     return f"{result['percent']:+.1f} % [{result['overlap']:.0%}]"
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
 
 
-def render_summary(results: dict) -> str:
-    """summary.md: provenance, BD-rate tables, smallest files, RD points, skipped codecs."""
+def _num(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def render_summary(results: dict, level: int = 1) -> str:
+    """summary.md: provenance, BD-rate tables, quality at fixed bpp, smallest files, header
+    overhead, face-region means, RD points, skipped codecs.
+
+    `level` is the Markdown heading level of the title, so that a report can nest it."""
+    h1, h2, h3 = ("#" * (level + i) for i in range(3))
     prov = results["provenance"]
     data = prov["dataset"]
     versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items() if v is not None)
@@ -409,8 +491,11 @@ def render_summary(results: dict) -> str:
         f"{u['kernel_size']}-px window, {u['scales']} scales ({u['n_images']} images)"
         for u in results["metrics"]["ms_ssim_used"]
     )
+    not_reported = "; ".join(
+        f"{name.upper()} {why}" for name, why in results["metrics"]["not_reported"].items()
+    )
     lines = [
-        "# Rate–distortion benchmark",
+        f"{h1} Rate–distortion benchmark",
         "",
         (
             f"- Data: {data['n_images']} images from `{data['root']}`, "
@@ -424,8 +509,11 @@ def render_summary(results: dict) -> str:
         f"- Versions: {versions}",
         (
             "- Metrics on 8-bit decoded RGB vs the 8-bit original (piq), bpp from whole-file "
-            f"bytes; curves are means over images of per-image values. MS-SSIM: {ms_used}."
+            "bytes (headers included); curves are means over images of per-image values. "
+            f"MS-SSIM: {ms_used}. VIF is piq.vif_p; L1/L2 are mean absolute/squared errors "
+            "in 8-bit levels."
         ),
+        f"- Not reported: {not_reported}.",
         (
             f"- BD-rate: bjontegaard, {BD_METHOD}, log10(bpp), on the mean curves; negative "
             "means fewer bits than the anchor for the same quality. [x %] is the share of the "
@@ -436,11 +524,11 @@ def render_summary(results: dict) -> str:
     for metric, label in BD_METRICS.items():
         table = results["bd_rate"][metric]
         anchors = list(next(iter(table.values()), {}))
-        lines += [f"## BD-rate, {label}", ""]
+        lines += [f"{h2} BD-rate, {label}", ""]
         if not anchors:
             lines += [f"No anchor codec ({', '.join(ANCHORS)}) was run.", ""]
             continue
-        lines += _table(
+        lines += markdown_table(
             ["codec", *(f"vs {a}" for a in anchors)],
             (
                 [test, *(_bd_cell(by_anchor[a]) for a in anchors)]
@@ -462,9 +550,33 @@ def render_summary(results: dict) -> str:
                 "Dominated points left out: " + ", ".join(f"{c} q{q}" for c, q in dropped) + ".",
             ]
         lines.append("")
-    lines += ["## Smallest file (each codec's lowest quality)", ""]
-    lines += _table(
-        ["codec", "quality", "bytes", "bpp", "PSNR dB", "MS-SSIM"],
+    lines += [
+        f"{h2} Quality at fixed bpp",
+        "",
+        ("Interpolated (pchip in log bpp) on each codec's mean curve; — where the bpp is "
+        "outside the range the codec's sweep covers."),
+        "",
+    ]
+    lines += markdown_table(
+        [
+            "codec",
+            *(f"{label} @ {rate} bpp" for label in AT_BPP_METRICS.values() for rate in FIXED_BPP),
+        ],
+        (
+            [
+                name,
+                *(
+                    _num(results["at_bpp"][metric][name][str(rate)], ".2f" if metric == "psnr" else ".4f")
+                    for metric in AT_BPP_METRICS
+                    for rate in FIXED_BPP
+                ),
+            ]
+            for name in results["rd"]
+        ),
+    )
+    lines += ["", f"{h2} Smallest file each codec can produce", ""]
+    lines += markdown_table(
+        ["codec", "quality", "mean bytes", "bpp", "PSNR dB", "MS-SSIM"],
         (
             [
                 name,
@@ -477,12 +589,69 @@ def render_summary(results: dict) -> str:
             for name, s in results["smallest_file"].items()
         ),
     )
-    lines += ["", "## Rate–distortion points (means over images)", ""]
+    lines.append("")
+    for name, points in results["rd"].items():
+        if points and "header_bytes" in points[0]:
+            lines += [
+                f"{h2} {name}: container header overhead",
+                "",
+                ("Bytes of each file that are container (magic, version, model id, sizes, "
+                "stream lengths, checksum), not entropy-coded payload; included in every bpp "
+                "above."),
+                "",
+            ]
+            lines += markdown_table(
+                ["quality", "mean bytes", "header bytes", "header % of file"],
+                (
+                    [
+                        p["quality"],
+                        f"{p['bytes']:.0f}",
+                        f"{p['header_bytes']:.1f}",
+                        f"{100 * p['header_share']:.1f} %",
+                    ]
+                    for p in points
+                ),
+            )
+            lines.append("")
+    if results["metrics"]["face_masks_found"]:
+        lines += [
+            (f"{h2} Face region (mask provider `{results['metrics']['face_mask_provider']}`, "
+            f"{results['metrics']['face_masks_found']} of {data['n_images']} images)"),
+            "",
+        ]
+        lines += markdown_table(
+            ["codec", "quality", "images", "bpp", "PSNR dB", "SSIM", "MS-SSIM", "VIF", "L1", "L2"],
+            (
+                [
+                    name,
+                    p["quality"],
+                    p["face"]["n_images"],
+                    f"{p['bpp']:.3f}",
+                    f"{p['face']['psnr']:.2f}",
+                    f"{p['face']['ssim']:.4f}",
+                    f"{p['face']['ms_ssim']:.4f}",
+                    _num(p["face"]["vif"], ".4f"),
+                    f"{p['face']['l1']:.2f}",
+                    f"{p['face']['l2']:.1f}",
+                ]
+                for name, points in results["rd"].items()
+                for p in points
+                if "face" in p
+            ),
+        )
+        lines.append("")
+    else:
+        lines += [
+            (f"Face-region metrics: none (face mask provider "
+            f"`{results['metrics']['face_mask_provider']}`)."),
+            "",
+        ]
+    lines += [f"{h2} Rate–distortion points (means over images)", ""]
     for name, points in results["rd"].items():
         settings = ", ".join(f"{k} {v}" for k, v in results["codecs"][name]["settings"].items())
-        lines += [f"### {name} ({settings})", ""]
-        lines += _table(
-            ["quality", "bytes", "bpp", "PSNR dB", "SSIM", "MS-SSIM"],
+        lines += [f"{h3} {name} ({settings})", ""]
+        lines += markdown_table(
+            ["quality", "bytes", "bpp", "PSNR dB", "SSIM", "MS-SSIM", "VIF", "L1", "L2"],
             (
                 [
                     p["quality"],
@@ -491,13 +660,16 @@ def render_summary(results: dict) -> str:
                     f"{p['psnr']:.2f}",
                     f"{p['ssim']:.4f}",
                     f"{p['ms_ssim']:.4f}",
+                    _num(p["vif"], ".4f"),
+                    f"{p['l1']:.2f}",
+                    f"{p['l2']:.1f}",
                 ]
                 for p in points
             ),
         )
         lines.append("")
     if results["skipped"]:
-        lines += ["## Skipped codecs", ""]
+        lines += [f"{h2} Skipped codecs", ""]
         lines += [f"- {name}: {reason}" for name, reason in results["skipped"].items()]
         lines.append("")
     return "\n".join(lines)
@@ -544,22 +716,58 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="use only the first N images, sorted by name",
     )
+    add_codec_options(parser)
     return parser
+
+
+def add_codec_options(parser: argparse.ArgumentParser) -> None:
+    """--peer-weights and --face-mask, shared with the full benchmark (bench.suite)."""
+    parser.add_argument(
+        "--peer-weights",
+        type=Path,
+        metavar="DIR",
+        help="folder of CompressAI ScaleHyperprior weights (*.pt, one per quality) for the "
+        "compressai-peer codec; without it that codec is skipped with the reason",
+    )
+    parser.add_argument(
+        "--face-mask",
+        default=masks.NO_MASKS,
+        metavar="MODULE:FUNCTION",
+        help="face mask provider for face-region metrics: a function taking the RGB image and "
+        "returning an HxW bool mask or None (default: %(default)s, no face metrics)",
+    )
+
+
+def image_files(data_dir: Path) -> list[Path]:
+    """The lossless images directly in `data_dir`; ValueError if it is not a folder or has none."""
+    if not data_dir.is_dir():
+        raise ValueError(f"{data_dir} is not a folder")
+    paths = [p for p in data_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not paths:
+        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {data_dir}")
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if not args.data_dir.is_dir():
-        parser.error(f"{args.data_dir} is not a folder")
-    paths = [p for p in args.data_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    if not paths:
-        parser.error(f"no {'/'.join(IMAGE_SUFFIXES)} images in {args.data_dir}")
+    try:
+        paths = image_files(args.data_dir)
+    except ValueError as exc:
+        parser.error(str(exc))
     names = [n.strip() for n in args.codecs.split(",") if n.strip()]
     command = ["python", "-m", "bench.rd", *(sys.argv[1:] if argv is None else argv)]
     try:
-        run(paths, names, args.output, args.limit, command=command)
-    except (UnknownCodec, StaleResults) as exc:
+        run(
+            paths,
+            names,
+            args.output,
+            args.limit,
+            command=command,
+            config=CodecConfig(peer_weights=args.peer_weights),
+            face_mask=args.face_mask,
+        )
+    except (UnknownCodec, StaleResults, masks.UnknownMaskProvider) as exc:
         print(f"bench.rd: error: {exc}", file=sys.stderr)
         return 2
     print((args.output / SUMMARY_FILE).read_text())

@@ -4,16 +4,19 @@ import hashlib
 import io
 import json
 import math
+import sys
+import types
 from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import data as skdata
 
-from bench import codecs, metrics, rd
-from bench.bdrate import RdCurve, bd_rate, monotone_points
-from bench.codecs import CodecUnavailable, UnknownCodec, get_codec
+from bench import codecs, masks, metrics, rd
+from bench.bdrate import RdCurve, bd_rate, monotone_points, quality_at_rate
+from bench.codecs import CodecConfig, CodecUnavailable, CompressAIFile, UnknownCodec, get_codec
 
 FILE_MAGIC = {
     "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
@@ -77,7 +80,7 @@ def jpeg_run(image_paths, tmp_path_factory):
     """One run of jpeg and its doubled-bytes twin, shared by the tests that read it."""
     out = tmp_path_factory.mktemp("jpeg_run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(codecs._REGISTRY, "doubled", DoubledJpeg)
+        mp.setitem(codecs._REGISTRY, "doubled", lambda config: DoubledJpeg())
         results = rd.run(image_paths, ["jpeg", "doubled"], out, command=["test"])
     return out, results
 
@@ -227,7 +230,7 @@ def test_run_bd_rate_self_is_zero_and_doubled_bytes_is_plus_100(jpeg_run):
 
 def test_resume_skips_done_work_and_survives_a_cut_last_line(image_paths, tmp_path, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     rd.run(image_paths, ["counting"], tmp_path, limit=1)
     assert len(calls) == 3
     rd.run(image_paths, ["counting"], tmp_path)
@@ -243,7 +246,7 @@ def test_resume_skips_done_work_and_survives_a_cut_last_line(image_paths, tmp_pa
 
 def test_resume_refuses_results_made_with_other_settings(image_paths, tmp_path, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     rd.run(image_paths, ["counting"], tmp_path, limit=1)
     monkeypatch.setattr(CountingJpeg, "settings", {"wraps": "jpeg", "optimize": True})
     with pytest.raises(rd.StaleResults, match="fresh output directory"):
@@ -258,11 +261,11 @@ def test_run_with_an_unknown_codec_fails_before_any_work(image_paths, tmp_path):
 
 
 def test_unavailable_codecs_are_skipped_with_their_reason(image_paths, tmp_path, monkeypatch):
-    def unavailable():
+    def unavailable(config):
         raise CodecUnavailable("not built here")
 
     calls: list[int] = []
-    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda: CountingJpeg(calls))
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
     monkeypatch.setitem(codecs._REGISTRY, "missing", unavailable)
     results = rd.run(image_paths, ["counting", "missing"], tmp_path, limit=1)
     assert results["skipped"] == {"missing": "not built here"}
@@ -295,3 +298,142 @@ def test_nfc_runs_through_the_benchmark(image_paths, tmp_path):
     points = results["rd"]["nfc"]
     assert points and all(p["n_images"] == 2 for p in points)
     assert "jpeg" in results["bd_rate"]["psnr"]["nfc"]
+    assert all(0 < p["header_bytes"] < p["bytes"] and 0 < p["header_share"] < 1 for p in points)
+    assert "header_bytes" not in results["rd"]["jpeg"][0]
+    assert "## nfc: container header overhead" in (tmp_path / rd.SUMMARY_FILE).read_text()
+
+
+# ---- metrics added for issue 3: VIF, L1, L2, face region ----
+
+
+def test_identical_images_have_zero_error_and_full_vif(image_paths):
+    img = rd.load_rgb(image_paths[1])
+    m = metrics.evaluate(img, img.copy(), n_bytes=1)
+    assert m.l1 == 0 and m.l2 == 0 and m.vif == pytest.approx(1.0, abs=1e-4)
+    assert m.face is None
+
+
+def test_l1_l2_are_in_8_bit_levels_and_match_psnr(image_paths):
+    img = rd.load_rgb(image_paths[1])
+    shifted = Image.fromarray((np.asarray(img).astype(np.int16) + 3).clip(0, 255).astype(np.uint8))
+    m = metrics.evaluate(img, shifted, n_bytes=1)
+    assert 0 < m.l1 <= 3 and 0 < m.l2 <= 9
+    assert m.psnr == pytest.approx(10 * math.log10(255**2 / m.l2), abs=1e-3)
+
+
+def test_vif_is_none_below_piqs_minimum_size():
+    tiny = Image.new("RGB", (40, 40), (90, 120, 30))
+    assert metrics.evaluate(tiny, tiny.copy(), n_bytes=1).vif is None
+
+
+def test_face_metrics_cover_only_the_mask(image_paths):
+    img = rd.load_rgb(image_paths[0])
+    pixels = np.asarray(img).copy()
+    pixels[:32] = 0  # damage only the top half
+    damaged = Image.fromarray(pixels)
+    mask = np.zeros((64, 64), dtype=bool)
+    mask[40:60, 10:50] = True  # a face box in the untouched bottom half
+    m = metrics.evaluate(img, damaged, n_bytes=1, face_mask=mask)
+    assert m.psnr < 20
+    assert m.face.psnr == pytest.approx(80.0) and m.face.l1 == 0 and m.face.l2 == 0
+    assert m.face.ssim == pytest.approx(1.0) and m.face.ms_ssim == pytest.approx(1.0)
+    assert m.face.box == (10, 40, 50, 60) and m.face.pixels == 20 * 40
+    assert m.face.vif is None  # the 40x20 box is under piq's 41 px
+
+
+def test_face_metrics_need_a_big_enough_bool_mask_of_the_image_size(image_paths):
+    img = rd.load_rgb(image_paths[0])
+    small = np.zeros((64, 64), dtype=bool)
+    small[:8, :8] = True
+    assert metrics.evaluate(img, img, 1, face_mask=small).face is None
+    assert metrics.evaluate(img, img, 1, face_mask=np.zeros((64, 64), bool)).face is None
+    with pytest.raises(ValueError, match="bool array of shape"):
+        metrics.evaluate(img, img, 1, face_mask=np.ones((32, 32), dtype=bool))
+
+
+def test_mask_provider_names_are_checked():
+    assert masks.load_mask_provider("none") is None
+    for bad in ("nocolon", "no_such_module_x:f", "bench.masks:nothing_here"):
+        with pytest.raises(masks.UnknownMaskProvider):
+            masks.load_mask_provider(bad)
+
+
+def test_runner_adds_face_means_and_refuses_another_provider(image_paths, tmp_path, monkeypatch):
+    def center_box(img):
+        mask = np.zeros((img.height, img.width), dtype=bool)
+        mask[8:-8, 8:-8] = True
+        return mask if img.height == 64 and img.width == 64 else None  # no face in the gradient
+
+    monkeypatch.setitem(sys.modules, "fake_faces", types.SimpleNamespace(center_box=center_box))
+    calls: list[int] = []
+    monkeypatch.setitem(codecs._REGISTRY, "counting", lambda config: CountingJpeg(calls))
+    results = rd.run(image_paths, ["counting"], tmp_path, face_mask="fake_faces:center_box")
+    assert results["metrics"]["face_masks_found"] == 1
+    point = results["rd"]["counting"][0]
+    assert point["face"]["n_images"] == 1 and point["face"]["psnr"] > 0
+    assert "## Face region (mask provider `fake_faces:center_box`, 1 of 2 images)" in (
+        tmp_path / rd.SUMMARY_FILE
+    ).read_text()
+    with pytest.raises(rd.StaleResults, match="face masks"):
+        rd.run(image_paths, ["counting"], tmp_path)
+
+
+def test_records_of_an_older_format_are_refused(image_paths, tmp_path):
+    (tmp_path / rd.PER_IMAGE_FILE).write_text(json.dumps({"codec": "jpeg", "settings": {}}) + "\n")
+    with pytest.raises(rd.StaleResults, match="older benchmark version"):
+        rd.run(image_paths, ["jpeg"], tmp_path)
+
+
+# ---- summary tables added for issue 3 ----
+
+
+def test_quality_at_rate_interpolates_inside_and_refuses_outside():
+    curve = _curve([1, 2, 3], [0.1, 0.2, 0.4], [25.0, 28.0, 31.0])
+    assert quality_at_rate(curve, 0.2) == pytest.approx(28.0)
+    assert 28.0 < quality_at_rate(curve, 0.3) < 31.0
+    assert quality_at_rate(curve, 0.05) is None and quality_at_rate(curve, 0.5) is None
+
+
+def test_run_reports_quality_at_fixed_bpp_and_smallest_file(jpeg_run):
+    _, results = jpeg_run
+    at = results["at_bpp"]
+    assert set(at) == set(rd.AT_BPP_METRICS)
+    jpeg_points = results["rd"]["jpeg"]
+    for rate in rd.FIXED_BPP:
+        value = at["psnr"]["jpeg"][str(rate)]
+        inside = jpeg_points[0]["bpp"] <= rate <= max(p["bpp"] for p in jpeg_points)
+        assert (value is not None) == inside
+    smallest = results["smallest_file"]["jpeg"]
+    assert smallest["bytes"] == min(p["bytes"] for p in jpeg_points)
+
+
+# ---- the learned peer slot ----
+
+
+def test_peer_without_weights_is_skipped_with_the_reason(image_paths, tmp_path):
+    results = rd.run(image_paths, ["jpeg", "compressai-peer"], tmp_path, limit=1)
+    assert "--peer-weights" in results["skipped"]["compressai-peer"]
+    assert "compressai-peer" not in results["rd"]
+
+
+def test_peer_loads_one_weights_file_per_quality(image_paths, tmp_path):
+    from compressai.models import ScaleHyperprior
+
+    torch.manual_seed(0)
+    for name in ("a-low.pt", "b-high.pt"):
+        torch.save({"state_dict": ScaleHyperprior(8, 8).state_dict()}, tmp_path / name)
+    codec = get_codec("compressai-peer", CodecConfig(peer_weights=tmp_path))
+    assert codec.qualities == (1, 2)
+    assert set(codec.settings["weights_sha256"]) == {"a-low.pt", "b-high.pt"}
+    original = rd.load_rgb(image_paths[1])  # 64x48: padded to 64x64 and cropped back
+    data = codec.encode(original, 2)
+    assert codec.decode(data).size == original.size
+    assert codec.header_bytes(data) == 6 + 4 * 2
+
+
+def test_compressai_file_refuses_cut_or_padded_bytes():
+    data = CompressAIFile.pack(64, 48, 3, [b"abc", b"de"])
+    assert CompressAIFile.unpack(data) == (64, 48, 3, [b"abc", b"de"])
+    for bad in (data[:-1], data + b"x"):
+        with pytest.raises(Exception):  # noqa: B017  (struct.error or ValueError: bench-only format)
+            CompressAIFile.unpack(bad)

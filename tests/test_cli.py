@@ -170,3 +170,40 @@ def test_roi_auto_without_a_face_warns_and_encodes(capsys, tmp_path):
     assert code == 0 and "nfc: warning: no face found; encoding without ROI" in err
     code, out, _ = run(capsys, "info", str(tmp_path / "g.nfc"))
     assert "roi:" not in out
+
+
+def test_bench_help_is_instant_and_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from neuralcodec.cli.main import main\n"
+        "try:\n    main(['bench', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'torch' not in sys.modules and 'bench' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert "--codecs" in done.stdout and "source checkout" in done.stdout
+
+
+def test_bench_end_to_end_on_two_tiny_images(capsys, tmp_path, face):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(face).save(data / "a.png")
+    Image.fromarray(face[:64, :64]).save(data / "b.png")
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "bench", str(data), "--codecs", "jpeg,nfc,jxl,compressai-peer",
+                            "-o", str(out), "--grid-images", "1", "--speed-batch", "1")
+    assert code == 0, err
+    assert "BD-rate, PSNR" in stdout and "nfc: container header overhead" in stdout
+    assert "compressai-peer: no weights" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["provenance"]["command"].startswith("nfc bench ")
+    assert {"nfc", "jpeg"} <= set(results["rd"])
+    for name in ("rd_psnr.png", "grid.png", "speed.json", "summary.md"):
+        assert (out / name).is_file()
+
+
+def test_bench_unknown_codec_is_a_one_line_usage_error(capsys, tmp_path, face):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    code, _, err = run(capsys, "bench", str(tmp_path), "--codecs", "jpeg,nope", "-o", str(tmp_path / "o"))
+    assert code == 2 and one_line_error(err) and "unknown codec 'nope'" in err

@@ -22,6 +22,16 @@ EPILOG = """examples:
   nfc decode face.nfc -o face.png
   nfc info face.nfc
   nfc encode - -o - < face.png > face.nfc
+  nfc bench ../shared/data/faces/test --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
+"""
+
+BENCH_CODECS = "nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer"
+BENCH_EPILOG = """Writes to OUT: per_image.jsonl (resumable), results.json (curves, BD-rates, provenance),
+rd_psnr.png, rd_ms_ssim.png, grid.png (+ grid.json), speed.json and summary.md (everything
+as Markdown). bench/RESULTS.md is made from two such folders by bench/make_results.sh.
+
+nfc bench needs a source checkout of neuralcodec: the benchmark lives in the repository's
+top-level bench/ folder, which is not part of the installed package.
 """
 
 
@@ -105,6 +115,49 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_bench_suite():
+    """bench.suite from the source checkout this neuralcodec was installed from (editable)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "suite.py").is_file():
+        raise UsageError(
+            "nfc bench runs from a source checkout: the bench/ folder is not part of the installed "
+            "package; clone the repository and `pip install --no-build-isolation -e .` there"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench import suite
+
+    return suite
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    suite = _import_bench_suite()
+    from bench.codecs import CodecConfig
+
+    options = suite.SuiteOptions(
+        limit=args.limit,
+        config=CodecConfig(peer_weights=args.peer_weights),
+        face_mask=args.face_mask,
+        grid_images=args.grid_images,
+        grid_bpp=args.grid_bpp,
+        measure_speed=not args.no_speed,
+        speed_batch=args.speed_batch,
+        fresh=args.fresh,
+    )
+    codecs = [n.strip() for n in args.codecs.split(",") if n.strip()]
+    command = ["nfc", *args.argv]
+    summary = suite.run(args.data, codecs, args.output, options, command=command)
+    print(summary.read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nfc",
@@ -139,6 +192,35 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("input", help=".nfc file, or - for standard input")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
+
+    bench = sub.add_parser(
+        "bench",
+        help="rate-distortion, speed and visual benchmark against JPEG, WebP, AVIF, JPEG XL",
+        description="Benchmark nfc against other codecs on a folder of images: RD curves and "
+        "BD-rates (PSNR, SSIM, MS-SSIM, VIF, L1, L2 on 8-bit RGB, whole-file bpp), plots, a grid "
+        "at matched file size, speed ratios and a Markdown summary.",
+        epilog=BENCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("data", type=Path, metavar="DATA", help="folder of lossless images (PNG, ...)")
+    bench.add_argument("--codecs", default=BENCH_CODECS,
+                       help="comma-separated (default: %(default)s); codecs that cannot run here are "
+                       "skipped with the reason")
+    bench.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="results folder")
+    bench.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N images, sorted by name")
+    bench.add_argument("--fresh", action="store_true",
+                       help="delete OUT's earlier results first (needed after new weights)")
+    bench.add_argument("--peer-weights", type=Path, metavar="DIR",
+                       help="CompressAI ScaleHyperprior weights (*.pt, one per quality) for compressai-peer")
+    bench.add_argument("--face-mask", default="none", metavar="MODULE:FUNCTION",
+                       help="face mask provider for face-region metrics (default: none)")
+    bench.add_argument("--grid-images", type=int, default=3, metavar="N", help="rows of the visual grid (default 3)")
+    bench.add_argument("--grid-bpp", type=float, default=0.25, metavar="BPP",
+                       help="target rate of the visual grid (default 0.25)")
+    bench.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
+    bench.add_argument("--speed-batch", type=_positive_int, default=16, metavar="N",
+                       help="images per batch for images/s (default 16)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -149,6 +231,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     # The library (and torch) is imported only now, so that --help and usage errors are instant.
     # CompressAI's import trips a deprecation warning of torch that users can do nothing about.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)

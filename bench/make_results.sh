@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerate bench/RESULTS.md: the full benchmark on the 500 test faces and the 24 Kodak
+# images (every codec, RD + BD-rate, plots, visual grid, speed), then the report.
+#
+#   bench/make_results.sh --fresh        # after new weights or libraries: start over
+#   bench/make_results.sh                # resume an interrupted run
+#   bench/make_results.sh --limit 5      # quick look on a subset (don't commit that RESULTS.md)
+#
+# The speed tables are wall-clock: run it on an otherwise idle machine (and not under nice),
+# or pass --no-speed and read speed from another run. On an idle 2-core CPU the whole run
+# takes about 1.5-2 hours (mostly metrics: ~40 ms of CPU per decoded face, ~1 s per Kodak
+# image); it resumes where it stopped when run again without --fresh.
+#
+# Extra arguments go to both `nfc bench` runs (e.g. --peer-weights DIR). DATA overrides the
+# data folder (default: ../shared/data beside the repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+CODECS=nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer
+
+python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces "$@"
+python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "$@"
+python -m bench.report faces=bench/results/faces kodak=bench/results/kodak -o bench/RESULTS.md
