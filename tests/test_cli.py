@@ -40,7 +40,7 @@ def test_encode_info_decode(capsys, face_png, tmp_path):
     code, _, err = run(capsys, "encode", str(face_png), "-o", str(nfc), "--quality", "3")
     assert code == 0 and "bpp" in err
     code, out, _ = run(capsys, "info", str(nfc))
-    assert code == 0 and "face-hyperprior-v1" in out and "128x128" in out
+    assert code == 0 and "face-hyperprior-v2" in out and "128x128" in out
     code, out, _ = run(capsys, "info", str(nfc), "--json")
     info = json.loads(out)
     assert info["quality"] == 3 and info["file_bytes"] == nfc.stat().st_size

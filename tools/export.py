@@ -1,7 +1,7 @@
 """Turn a training checkpoint into a shipped weights file.
 
     python tools/export.py runs/cvae/checkpoint.pt tools/configs/cvae.toml \
-        -o neuralcodec/weights/face-hyperprior-v1.pt --model-id face-hyperprior-v1
+        -o neuralcodec/weights/face-hyperprior-v2.pt --model-id face-hyperprior-v2
 
 The integer CDF tables are computed here, once, and stored with the weights: decoders load
 them as they are and never recompute them from floating-point densities, so every machine
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("config", type=Path, help="the TOML config the checkpoint was trained with")
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--model-id", required=True, help="stable id, e.g. face-hyperprior-v1")
+    p.add_argument("--model-id", required=True, help="stable id, e.g. face-hyperprior-v2")
     p.add_argument("--level-positions", type=lambda v: [float(x) for x in v.split(",")],
                    help="comma-separated positions on the trained level axis, lowest quality first")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """Stable model ids -> model definitions and shipped weights.
 
-A model id is a versioned string (``face-hyperprior-v1``) that never changes meaning: new
+A model id is a versioned string (``face-hyperprior-v2``) that never changes meaning: new
 weights or a new architecture get a new id. The .nfc header stores a 16-bit hash of the id
 (:func:`model_id_hash`), checked for collisions when this module is imported.
 """
@@ -32,9 +32,9 @@ class ModelSpec:
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        model_id="face-hyperprior-v1",
+        model_id="face-hyperprior-v2",
         alias="cvae",
-        weights="face-hyperprior-v1.pt",
+        weights="face-hyperprior-v2.pt",
         description="CVAE: variable-rate mean-scale hyperprior trained for MSE + rate on faces",
     ),
 )
@@ -53,7 +53,7 @@ if len(_BY_HASH) != len(MODELS):
 
 
 def spec_for(name: str) -> ModelSpec:
-    """Look a model up by alias (``cvae``) or stable id (``face-hyperprior-v1``)."""
+    """Look a model up by alias (``cvae``) or stable id (``face-hyperprior-v2``)."""
     for spec in MODELS:
         if name in (spec.alias, spec.model_id):
             return spec
