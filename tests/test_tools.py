@@ -161,3 +161,39 @@ def test_discriminator_scores_patches():
     disc = train_gan.Discriminator(latent_channels=12, condition_channels=4, width=8)
     logits = disc(torch.rand(2, 3, 128, 128), torch.randn(2, 12, 8, 8))
     assert logits.shape == (2, 1, 8, 8)
+
+
+def test_masked_loss_ignores_zero_weight_pixels():
+    model = train.FaceHyperprior(train.HyperpriorConfig(8, 12, levels=2))
+    x = torch.rand(2, 3, 64, 64)
+    level = torch.tensor([0, 1])
+    lambdas = torch.tensor([0.001, 0.01])
+    weights = torch.zeros(2, 64, 64)
+    weights[:, 16:48, 16:48] = 1.0
+    torch.manual_seed(0)
+    _, _, masked = train.rd_loss(model, x, level, lambdas, weights=weights)
+    torch.manual_seed(0)
+    _, _, plain = train.rd_loss(model, x, level, lambdas)
+    torch.manual_seed(0)
+    out = model(x, level).x_hat
+    expected = (out - x)[:, :, 16:48, 16:48].pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(masked, expected)
+    assert not torch.allclose(masked, plain)
+
+
+def test_masked_training_needs_masks_and_uses_them(image_folder, tmp_path):
+    config = write_config(tmp_path / "m.toml", "face_weight = 1.0\nbackground_weight = 0.1")
+    base = [str(config), "--data", str(image_folder), "--run", str(tmp_path / "run"),
+            "--cache-dir", str(tmp_path / "cache")]
+    with pytest.raises(SystemExit, match="--masks"):
+        train.main(base)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for f in sorted(image_folder.glob("*.png")):
+        m = np.zeros((64, 64), np.uint8)
+        m[16:48, 16:48] = 255
+        Image.fromarray(m).save(masks / f.name)
+    weights = train.pixel_weights(image_folder, masks, 1.0, 0.1)
+    assert weights.shape == (4, 64, 64) and weights[0, 32, 32] == 1.0 and weights[0, 0, 0] == pytest.approx(0.1)
+    assert train.main(base + ["--masks", str(masks)]) == 0
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 3

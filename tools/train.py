@@ -53,6 +53,14 @@ class TrainConfig:
     # rate_warmup_start to 1 over the first rate_warmup_steps steps (0 = off).
     rate_warmup_steps: int = 0
     rate_warmup_start: float = 0.1
+    # Face masking (Toledo & Antonelo 2021): distortion weight of face and background
+    # pixels; unequal weights need --masks.
+    face_weight: float = 1.0
+    background_weight: float = 1.0
+
+    @property
+    def masked(self) -> bool:
+        return self.face_weight != self.background_weight
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
@@ -70,6 +78,8 @@ class TrainConfig:
             log_every=t["log_every"],
             rate_warmup_steps=t.get("rate_warmup_steps", 0),
             rate_warmup_start=t.get("rate_warmup_start", 0.1),
+            face_weight=t.get("face_weight", 1.0),
+            background_weight=t.get("background_weight", 1.0),
         )
 
     def rate_weight(self, step: int) -> float:
@@ -109,28 +119,53 @@ def load_images(folder: Path, cache_dir: Path) -> torch.Tensor:
     return torch.from_numpy(stack)
 
 
-def sample_batch(images: torch.Tensor, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
-    """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1]."""
+def pixel_weights(folder: Path, masks: Path, face: float, background: float) -> torch.Tensor:
+    """Per-pixel distortion weights [N, H, W] of the images of ``folder`` (load_images order)."""
+    from neuralcodec.faces import image_files, load_masks
+
+    by_name = load_masks(folder, masks)
+    rows = [torch.from_numpy(by_name[p.name].astype(np.float32)) for p in image_files(folder)]
+    return background + (face - background) * torch.stack(rows)
+
+
+def sample_batch(images: torch.Tensor, batch_size: int, crop: int, gen: torch.Generator,
+                 weights: torch.Tensor | None = None):
+    """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1].
+
+    With ``weights`` ([N, H, W], e.g. from :func:`pixel_weights`) the same crops of the
+    weights come back too, as a pair.
+    """
     n, h, w, _ = images.shape
     idx = torch.randint(0, n, (batch_size,), generator=gen)
     tops = torch.randint(0, h - crop + 1, (batch_size,), generator=gen)
     lefts = torch.randint(0, w - crop + 1, (batch_size,), generator=gen)
     flips = torch.rand(batch_size, generator=gen) < 0.5
-    crops = []
+    crops, weight_crops = [], []
     for i, t, l, f in zip(idx.tolist(), tops.tolist(), lefts.tolist(), flips.tolist()):
         c = images[i, t : t + crop, l : l + crop]
         crops.append(c.flip(1) if f else c)
-    return torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
+        if weights is not None:
+            w = weights[i, t : t + crop, l : l + crop]
+            weight_crops.append(w.flip(1) if f else w)
+    x = torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
+    return x if weights is None else (x, torch.stack(weight_crops))
 
 
 def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor,
-            rate_weight: float = 1.0):
-    """Per-image (lambda * 255^2 * MSE + w * bpp) / sqrt(lambda), averaged; also returns bpp and MSE."""
+            rate_weight: float = 1.0, weights: torch.Tensor | None = None):
+    """Per-image (lambda * 255^2 * MSE + w * bpp) / sqrt(lambda), averaged; also returns bpp and MSE.
+
+    With per-pixel ``weights`` [B, H, W] the MSE is the weighted mean (face masking).
+    """
     out = model(x, level)
     pixels = x.shape[2] * x.shape[3]
     bits = sum(-torch.log2(lk).flatten(1).sum(1) for lk in out.likelihoods.values())
     bpp = bits / pixels
-    mse = (out.x_hat - x).pow(2).flatten(1).mean(1)
+    err = (out.x_hat - x).pow(2)
+    if weights is None:
+        mse = err.flatten(1).mean(1)
+    else:
+        mse = (err * weights[:, None]).flatten(1).sum(1) / (3 * weights.flatten(1).sum(1))
     lam = lambdas[level]
     loss = ((lam * 255.0**2 * mse + rate_weight * bpp) / lam.sqrt()).mean()
     return loss, bpp, mse
@@ -166,6 +201,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--init-levels", type=lambda v: [float(x) for x in v.split(",")], metavar="POSITIONS",
                    help="with --init: comma-separated positions on the init weights' level axis that "
                         "become this config's levels (fractions interpolate, outside extrapolates)")
+    p.add_argument("--masks", type=Path, help="face masks for masked training: a tools/make_masks.py cache "
+                   "folder or a folder of mask images (needed when face_weight != background_weight)")
     p.add_argument("--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -204,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm start from {args.init}", file=sys.stderr)
 
     images = load_images(args.data, args.cache_dir)
+    weights = None
+    if cfg.masked:
+        if args.masks is None:
+            raise SystemExit("error: the config weights face and background differently: pass --masks")
+        weights = pixel_weights(args.data, args.masks, cfg.face_weight, cfg.background_weight)
+        if weights.shape != images.shape[:3]:
+            raise SystemExit(f"error: masks {tuple(weights.shape)} do not match the images {tuple(images.shape[:3])}")
     lambdas = torch.tensor(cfg.lambdas, device=device)
     model.train()
 
@@ -231,10 +275,13 @@ def main(argv: list[str] | None = None) -> int:
             phase = cfg.phase_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
-            x = sample_batch(images, phase.batch_size, phase.crop, gen).to(device)
+            if weights is None:
+                x, w = sample_batch(images, phase.batch_size, phase.crop, gen).to(device), None
+            else:
+                x, w = (t.to(device) for t in sample_batch(images, phase.batch_size, phase.crop, gen, weights))
             level = torch.randint(0, len(cfg.lambdas), (phase.batch_size,), generator=gen).to(device)
 
-            loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step))
+            loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step), w)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
