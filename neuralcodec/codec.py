@@ -248,15 +248,15 @@ def compress(
     cells = _roi_cells(box, tuple(analysed.y_scaled.shape[2:]))
     low, high = _steps_range(net, level)
     inside = _level_steps(roi_levels[0], "inside")
-    if roi_levels[1] is None:
-        return _rate_matched(net, analysed, pack_roi, cells, max(low, min(inside, high)))
-    outside = _level_steps(roi_levels[1], "outside")
+    outside = None if roi_levels[1] is None else _level_steps(roi_levels[1], "outside")
     for steps, what in ((inside, "inside"), (outside, "outside")):
-        if not low <= steps <= high:
+        if steps is not None and not low <= steps <= high:
             raise ValueError(
                 f"ROI {what} offset {steps / ROI_OFFSET_STEPS_PER_LEVEL:+g} leaves quality {quality}'s "
                 f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
             )
+    if outside is None:
+        return _rate_matched(net, analysed, pack_roi, cells, inside)
     region = _region(cells, level, inside, outside)
     return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 
