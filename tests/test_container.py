@@ -44,7 +44,7 @@ def test_sizes_round_trip(width, height):
 
 def test_layout_matches_the_spec():
     data = pack(SAMPLE)
-    assert data[:3] == b"NFC" and data[3] == 1
+    assert data[:3] == b"NFC" and data[3] == 2
     assert data[4:6] == b"\xbe\xef" and data[6] == 3
     assert data[7] == 127 and data[8] == 127  # width - 1, height - 1
     assert data[9] == 2 and data[10] == 20  # stream count, first stream's length
@@ -79,25 +79,34 @@ def test_wrong_magic():
 
 def test_unknown_version_is_named():
     data = bytearray(pack(SAMPLE))
-    data[3] = 2
-    with pytest.raises(UnsupportedVersion, match="version 2"):
+    data[3] = 3
+    with pytest.raises(UnsupportedVersion, match="version 3"):
+        unpack(with_crc(bytes(data[:-4])))
+
+
+def test_version_1_file_must_be_re_encoded():
+    """Version 1 coded every stream as a single rANS lane; v2 decoders refuse it by name."""
+    data = bytearray(pack(SAMPLE))
+    assert data[3] == 2
+    data[3] = 1
+    with pytest.raises(UnsupportedVersion, match="older .nfc format.*re-encode"):
         unpack(with_crc(bytes(data[:-4])))
 
 
 def test_stream_length_past_the_end_with_valid_crc():
-    body = b"NFC\x01\xbe\xef\x03\x7f\x7f\x02\x7f" + b"\x00" * 10
+    body = b"NFC\x02\xbe\xef\x03\x7f\x7f\x02\x7f" + b"\x00" * 10
     with pytest.raises(TruncatedFile):
         unpack(with_crc(body))
 
 
 def test_overlong_varint_with_valid_crc():
-    body = b"NFC\x01\xbe\xef\x03\xff\xff\xff\xff\x7f\x02\x01" + b"\x00" * 10
+    body = b"NFC\x02\xbe\xef\x03\xff\xff\xff\xff\x7f\x02\x01" + b"\x00" * 10
     with pytest.raises(LimitExceeded):
         unpack(with_crc(body))
 
 
 def test_pixel_cap_is_checked_before_anything_is_allocated():
-    body = b"NFC\x01\xbe\xef\x03\xff\xff\x7f\xff\xff\x7f\x02\x01" + b"\x00" * 4
+    body = b"NFC\x02\xbe\xef\x03\xff\xff\x7f\xff\xff\x7f\x02\x01" + b"\x00" * 4
     with pytest.raises(LimitExceeded):
         unpack(with_crc(body))
 
@@ -105,7 +114,7 @@ def test_pixel_cap_is_checked_before_anything_is_allocated():
 @pytest.mark.parametrize("count", [0, spec.MAX_STREAMS + 1])
 def test_bad_stream_count_with_valid_crc(count):
     with pytest.raises(CorruptHeader):
-        unpack(with_crc(b"NFC\x01\xbe\xef\x03\x7f\x7f" + bytes([count]) + b"\x00" * 8))
+        unpack(with_crc(b"NFC\x02\xbe\xef\x03\x7f\x7f" + bytes([count]) + b"\x00" * 8))
 
 
 @pytest.mark.parametrize(
@@ -126,7 +135,7 @@ def test_pack_refuses_what_the_format_cannot_hold(bad):
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=64))
 def test_fuzz_random_bytes_only_raise_nfc_errors(blob):
-    for candidate in (blob, b"NFC\x01" + blob, with_crc(b"NFC\x01" + blob)):
+    for candidate in (blob, b"NFC\x02" + blob, with_crc(b"NFC\x02" + blob)):
         try:
             unpack(candidate)
         except NfcError:

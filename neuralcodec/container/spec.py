@@ -1,4 +1,4 @@
-"""The .nfc file format, version 1: constants and byte layout (human spec: docs/format.md).
+"""The .nfc file format, version 2: constants and byte layout (human spec: docs/format.md).
 
 All multi-byte integers are big-endian; ``varint`` is unsigned LEB128 (7 bits per byte,
 least significant group first, high bit = "more"), at most :data:`MAX_VARINT_BYTES` bytes.
@@ -7,14 +7,15 @@ least significant group first, high bit = "more"), at most :data:`MAX_VARINT_BYT
 offset   size      field
 =======  ========  ===========================================================
 0        3         magic ``b"NFC"``
-3        1         format version (1)
+3        1         format version (2)
 4        2         model id: low 16 bits of CRC32 of the model's stable string id
 6        1         quality level, 1..255
 7        varint    width - 1 (so 0 x 0 cannot be expressed)
 .        varint    height - 1
 .        1         stream count S, 1..MAX_STREAMS
 .        varint    byte length of each stream except the last (S - 1 varints)
-.        ...       the S streams, back to back; the last runs up to the checksum
+.        ...       the S streams, back to back; the last runs up to the checksum;
+                   each is a multi-lane rANS stream (docs/format.md, "Lanes")
 end - 4  4         CRC32 (zlib) of every byte before it
 =======  ========  ===========================================================
 
@@ -23,8 +24,10 @@ is shorter than 128 bytes: 3 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 4.
 """
 
 MAGIC = b"NFC"
-VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+#: 2: streams are multi-lane rANS streams (one lane, i.e. version 1's bytes, up to 65,536
+#: symbols). Version 1 coded every stream as a single lane; it is refused, not guessed at.
+VERSION = 2
+SUPPORTED_VERSIONS = frozenset({2})
 
 MAX_VARINT_BYTES = 3  # 21 bits: sides up to 2,097,152 px, streams up to 2 MiB each
 MAX_STREAMS = 8
