@@ -4,9 +4,11 @@
 // that the host turns into the same exceptions.
 #include "rans_cuda.hpp"
 
-#include <ATen/cuda/CUDAContext.h>
+// c10's stream header rather than ATen/cuda/CUDAContext.h, which pulls in the
+// cuSPARSE/cuBLAS headers that a bare nvcc toolkit does not ship.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <cstdint>
 #include <string>
@@ -358,7 +360,7 @@ at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
   at::Tensor status =
       at::zeros({static_cast<int64_t>(units.size())}, on_device.dtype(at::kInt));
 
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   if (num_tables > 0) {
     const int64_t blocks = (num_tables + THREADS_PER_BLOCK - 1) / THREADS_PER_BLOCK;
     check_tables_kernel<<<blocks, THREADS_PER_BLOCK, 0, stream>>>(
