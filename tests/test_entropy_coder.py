@@ -3,14 +3,16 @@
 import numpy as np
 import pytest
 
-from neuralcodec.entropy import (
+torch = pytest.importorskip("torch")  # loads libc10, which neuralcodec._C links against
+
+from neuralcodec.entropy import (  # noqa: E402
     CdfTables,
     decode_symbols,
     decode_symbols_batch,
     encode_symbols,
     encode_symbols_batch,
 )
-from neuralcodec.errors import CorruptBitstream, ExtensionNotBuilt
+from neuralcodec.errors import CorruptBitstream, ExtensionNotBuilt  # noqa: E402
 
 pytest.importorskip("neuralcodec._C", reason="native extension not built")
 
