@@ -2,18 +2,25 @@
 
     nice -n 19 python setup.py build_ext --inplace
 
-Build knob: ``WITH_CUDA=1`` / ``WITH_CUDA=0`` forces CUDA kernels on or off; unset, they are
-built when a CUDA toolkit is found (``CUDA_HOME``). No GPU is ever needed to build.
+Build knob: ``WITH_CUDA=1`` / ``WITH_CUDA=0`` forces the CUDA kernels (csrc/**/*.cu) on or off;
+unset, they are built only when a CUDA toolkit is found (``CUDA_HOME``) *and* torch sees a GPU,
+so CPU-only machines and CI never spend minutes in nvcc. ``WITH_CUDA=1`` needs no GPU; without
+one, the kernels are compiled for ``TORCH_CUDA_ARCH_LIST`` (default below: A100 and H100, plus
+PTX for newer GPUs), since torch cannot ask a device.
 """
 
 import glob
 import os
 
+import torch
 from setuptools import setup
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 CXX_FLAGS = ["-O3", "-std=c++17"]
-NVCC_FLAGS = ["-O3", "-std=c++17"]
+# The CUDA build includes torch's headers (tensors in the binding and the kernel launcher),
+# which recent torch releases (2.15 here) only compile as C++20; the torch-free coder is C++17.
+CUDA_CXX_FLAGS = ["-O3", "-std=c++20"]
+NVCC_FLAGS = ["-O3", "-std=c++20"]
 
 CPP_SOURCES = sorted(glob.glob("csrc/**/*.cpp", recursive=True))
 CUDA_SOURCES = sorted(glob.glob("csrc/**/*.cu", recursive=True))
@@ -23,16 +30,21 @@ def cuda_enabled() -> bool:
     requested = os.environ.get("WITH_CUDA")
     if requested is not None:
         return requested == "1"
-    return CUDA_HOME is not None
+    return CUDA_HOME is not None and torch.cuda.is_available()
+
+
+DEFAULT_CUDA_ARCHS = "8.0;9.0+PTX"
 
 
 def native_extension():
     if CUDA_SOURCES and cuda_enabled():
+        if not torch.cuda.is_available():
+            os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
         return CUDAExtension(
             "neuralcodec._C",
             CPP_SOURCES + CUDA_SOURCES,
             define_macros=[("WITH_CUDA", None)],
-            extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
+            extra_compile_args={"cxx": CUDA_CXX_FLAGS, "nvcc": NVCC_FLAGS},
         )
     return CppExtension("neuralcodec._C", CPP_SOURCES, extra_compile_args={"cxx": CXX_FLAGS})
 

@@ -117,3 +117,69 @@ def decode(data: bytes, indexes, cdfs, lengths, offsets) -> list[int]:
     if reader.pos != len(reader.words) or reader.state != LOWER_BOUND:
         raise ValueError("stream not fully consumed or wrong final state")
     return out
+
+
+# --- lanes (docs/format.md, "Lanes") ------------------------------------------------------------
+#
+#   lanes L = clamp(ceil(n / 65536), 1, 32); lane k holds n // L symbols, plus one if k < n % L
+#   stream  = varint(len(lane_0)) ... varint(len(lane_{L-2})) + lane_0 + ... + lane_{L-1}
+#   varint  = unsigned LEB128, at most 5 bytes, minimal
+
+SYMBOLS_PER_LANE = 65536
+MAX_LANES = 32
+MAX_LANE_VARINT_BYTES = 5
+
+
+def lane_count(n: int) -> int:
+    return min(MAX_LANES, max(1, -(-n // SYMBOLS_PER_LANE)))
+
+
+def lane_bounds(n: int) -> list[int]:
+    """[b_0 = 0, b_1, ..., b_L = n]: lane k holds symbols b_k .. b_{k+1} - 1."""
+    lanes = lane_count(n)
+    sizes = [n // lanes + (k < n % lanes) for k in range(lanes)]
+    return [sum(sizes[:k]) for k in range(lanes + 1)]
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(0x80 | value & 0x7F)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+def encode_lanes(symbols, indexes, cdfs, lengths, offsets) -> bytes:
+    bounds = lane_bounds(len(symbols))
+    lanes = [
+        encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets) for a, b in zip(bounds, bounds[1:])
+    ]
+    return b"".join(varint(len(lane)) for lane in lanes[:-1]) + b"".join(lanes)
+
+
+def decode_lanes(data: bytes, indexes, cdfs, lengths, offsets) -> list[int]:
+    bounds = lane_bounds(len(indexes))
+    sizes, pos = [], 0
+    for _ in range(len(bounds) - 2):
+        value = 0
+        for shift in range(0, 7 * MAX_LANE_VARINT_BYTES, 7):
+            if pos == len(data):
+                raise ValueError("truncated lane lengths")
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if byte == 0 and shift:
+                    raise ValueError("non-minimal varint")
+                break
+        else:
+            raise ValueError("varint too long")
+        sizes.append(value)
+    if sum(sizes) > len(data) - pos:
+        raise ValueError("lanes run past the end (truncated)")
+    sizes.append(len(data) - pos - sum(sizes))
+    out = []
+    for (a, b), size in zip(zip(bounds, bounds[1:]), sizes):
+        out += decode(data[pos : pos + size], indexes[a:b], cdfs, lengths, offsets)
+        pos += size
+    return out

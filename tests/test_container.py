@@ -127,6 +127,15 @@ def test_unknown_version_is_named():
         unpack(with_crc(bytes(data[:-4])))
 
 
+def test_version_1_file_must_be_re_encoded():
+    """Version 1 coded every stream as a single rANS lane; v2 decoders refuse it by name."""
+    data = bytearray(pack(SAMPLE))
+    assert data[3] == 2
+    data[3] = 1
+    with pytest.raises(UnsupportedVersion, match="older .nfc format.*re-encode"):
+        unpack(with_crc(bytes(data[:-4])))
+
+
 def test_stream_length_past_the_end_with_valid_crc():
     body = b"NFC\x02\xbe\xef\x03\x00\x7f\x7f\x02\x7f" + b"\x00" * 10
     with pytest.raises(TruncatedFile):

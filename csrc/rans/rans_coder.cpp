@@ -1,7 +1,12 @@
 #include "rans_coder.hpp"
 
+#include <atomic>
+#include <exception>
 #include <limits>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 namespace rans {
 namespace {
@@ -19,10 +24,9 @@ const int32_t* cdf_row(const CdfTables& tables, int32_t t) {
   return tables.cdfs + static_cast<std::size_t>(t) * tables.max_length;
 }
 
-// Checks every index and every table an index uses; returns the used tables.
-std::vector<int32_t> check_tables(const int32_t* indexes, std::size_t count,
-                                  const CdfTables& tables) {
-  std::vector<bool> used(tables.num_tables, false);
+// Checks indexes[0, count) and marks the tables they use.
+void mark_used_tables(const int32_t* indexes, std::size_t count,
+                      const CdfTables& tables, std::vector<bool>& used) {
   for (std::size_t i = 0; i < count; ++i) {
     const int32_t t = indexes[i];
     if (t < 0 || static_cast<std::size_t>(t) >= tables.num_tables) {
@@ -32,6 +36,11 @@ std::vector<int32_t> check_tables(const int32_t* indexes, std::size_t count,
     }
     used[t] = true;
   }
+}
+
+// Checks every marked table; returns the used tables.
+std::vector<int32_t> check_used_tables(const std::vector<bool>& used,
+                                       const CdfTables& tables) {
   std::vector<int32_t> used_tables;
   for (std::size_t t = 0; t < tables.num_tables; ++t) {
     if (used[t]) {
@@ -61,6 +70,14 @@ std::vector<int32_t> check_tables(const int32_t* indexes, std::size_t count,
     }
   }
   return used_tables;
+}
+
+// Checks every index and every table an index uses; returns the used tables.
+std::vector<int32_t> check_tables(const int32_t* indexes, std::size_t count,
+                                  const CdfTables& tables) {
+  std::vector<bool> used(tables.num_tables, false);
+  mark_used_tables(indexes, count, tables, used);
+  return check_used_tables(used, tables);
 }
 
 class Encoder {
@@ -256,13 +273,10 @@ int64_t read_escaped_value(Decoder& decoder, int32_t escape) {
   return (raw & 1) ? -half - 1 : half + escape;
 }
 
-}  // namespace
-
-std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
-                                         const int32_t* indexes,
-                                         std::size_t count,
-                                         const CdfTables& tables) {
-  check_tables(indexes, count, tables);
+// encode_with_indexes for checked indexes and tables.
+std::vector<uint8_t> encode_checked(const int32_t* symbols,
+                                    const int32_t* indexes, std::size_t count,
+                                    const CdfTables& tables) {
   Encoder encoder;
   for (std::size_t i = count; i-- > 0;) {
     const int32_t t = indexes[i];
@@ -291,10 +305,11 @@ std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
   return encoder.finish();
 }
 
-void decode_with_indexes(const uint8_t* data, std::size_t size,
-                         const int32_t* indexes, std::size_t count,
-                         const CdfTables& tables, int32_t* out) {
-  const SymbolFinder finder(tables, check_tables(indexes, count, tables));
+// decode_with_indexes for checked indexes and tables.
+void decode_checked(const uint8_t* data, std::size_t size,
+                    const int32_t* indexes, std::size_t count,
+                    const CdfTables& tables, const SymbolFinder& finder,
+                    int32_t* out) {
   Decoder decoder(data, size);
   for (std::size_t i = 0; i < count; ++i) {
     const int32_t t = indexes[i];
@@ -316,6 +331,208 @@ void decode_with_indexes(const uint8_t* data, std::size_t size,
     out[i] = static_cast<int32_t>(symbol);
   }
   decoder.finish();
+}
+
+
+unsigned effective_threads(unsigned requested, std::size_t units) {
+  unsigned threads = requested != 0 ? requested : std::thread::hardware_concurrency();
+  if (threads == 0) {
+    threads = 1;
+  }
+  return units < threads ? static_cast<unsigned>(units) : threads;
+}
+
+// Runs work(u) for every u in [0, units) on up to `threads` threads. When
+// several units throw, the lowest unit's exception is rethrown, so errors do
+// not depend on the thread count or on scheduling.
+template <typename Work>
+void run_units(std::size_t units, unsigned threads, const Work& work) {
+  threads = effective_threads(threads, units);
+  if (threads <= 1) {
+    for (std::size_t u = 0; u < units; ++u) {
+      work(u);
+    }
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> errors(units);
+  const auto drain = [&] {
+    for (std::size_t u; (u = next.fetch_add(1)) < units;) {
+      try {
+        work(u);
+      } catch (...) {
+        errors[u] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned j = 1; j < threads; ++j) {
+    try {
+      pool.emplace_back(drain);
+    } catch (const std::system_error&) {
+      break;  // fewer threads than asked for: the others share the work
+    }
+  }
+  drain();
+  for (std::thread& thread : pool) {
+    thread.join();
+  }
+  for (const std::exception_ptr& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+}
+
+// Unit u of a batch: lane `lane` of message `message`.
+struct LaneUnit {
+  std::size_t message;
+  std::size_t lane;
+};
+
+template <typename Message>
+std::vector<LaneUnit> lane_units(const std::vector<Message>& messages) {
+  std::vector<LaneUnit> units;
+  for (std::size_t m = 0; m < messages.size(); ++m) {
+    const std::size_t lanes = lane_count(messages[m].count);
+    for (std::size_t k = 0; k < lanes; ++k) {
+      units.push_back({m, k});
+    }
+  }
+  return units;
+}
+
+template <typename Message>
+std::vector<int32_t> check_batch_tables(const std::vector<Message>& messages,
+                                        const CdfTables& tables) {
+  std::vector<bool> used(tables.num_tables, false);
+  for (std::size_t m = 0; m < messages.size(); ++m) {
+    try {
+      mark_used_tables(messages[m].indexes, messages[m].count, tables, used);
+    } catch (const InvalidArgument& error) {
+      throw messages.size() == 1
+          ? error
+          : InvalidArgument("message " + std::to_string(m) + ": " + error.what());
+    }
+  }
+  return check_used_tables(used, tables);
+}
+
+std::string lane_header_problem(LaneHeaderStatus status) {
+  switch (status) {
+    case LaneHeaderStatus::kTruncated:
+      return "lane lengths run past the end of the stream (truncated)";
+    case LaneHeaderStatus::kLongVarint:
+      return "a lane length varint is longer than " +
+             std::to_string(MAX_LANE_VARINT_BYTES) + " bytes";
+    case LaneHeaderStatus::kNonMinimal:
+      return "a lane length varint is not minimal";
+    case LaneHeaderStatus::kOk:
+      break;
+  }
+  return "ok";
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
+                                         const int32_t* indexes,
+                                         std::size_t count,
+                                         const CdfTables& tables) {
+  check_tables(indexes, count, tables);
+  return encode_checked(symbols, indexes, count, tables);
+}
+
+void decode_with_indexes(const uint8_t* data, std::size_t size,
+                         const int32_t* indexes, std::size_t count,
+                         const CdfTables& tables, int32_t* out) {
+  const SymbolFinder finder(tables, check_tables(indexes, count, tables));
+  decode_checked(data, size, indexes, count, tables, finder, out);
+}
+
+std::vector<std::vector<uint8_t>> encode_lanes_batch(
+    const std::vector<SymbolMessage>& messages, const CdfTables& tables,
+    unsigned threads) {
+  check_batch_tables(messages, tables);
+  const std::vector<LaneUnit> units = lane_units(messages);
+  std::vector<std::vector<uint8_t>> lanes(units.size());
+  run_units(units.size(), threads, [&](std::size_t u) {
+    const SymbolMessage& message = messages[units[u].message];
+    const std::size_t begin = lane_begin(message.count, units[u].lane);
+    const std::size_t end = lane_begin(message.count, units[u].lane + 1);
+    lanes[u] = encode_checked(message.symbols + begin, message.indexes + begin,
+                              end - begin, tables);
+  });
+
+  std::vector<std::vector<uint8_t>> streams(messages.size());
+  for (std::size_t u = 0; u < units.size();) {
+    const std::size_t lane_total = lane_count(messages[units[u].message].count);
+    std::vector<uint8_t>& stream = streams[units[u].message];
+    for (std::size_t k = 0; k + 1 < lane_total; ++k) {
+      for (std::size_t value = lanes[u + k].size();; value >>= 7) {
+        if (value < 0x80) {
+          stream.push_back(static_cast<uint8_t>(value));
+          break;
+        }
+        stream.push_back(static_cast<uint8_t>(0x80 | (value & 0x7f)));
+      }
+    }
+    for (std::size_t k = 0; k < lane_total; ++k, ++u) {
+      stream.insert(stream.end(), lanes[u].begin(), lanes[u].end());
+    }
+  }
+  return streams;
+}
+
+void decode_lanes_batch(const std::vector<StreamMessage>& messages,
+                        const CdfTables& tables, unsigned threads) {
+  const SymbolFinder finder(tables, check_batch_tables(messages, tables));
+  const std::vector<LaneUnit> units = lane_units(messages);
+  run_units(units.size(), threads, [&](std::size_t u) {
+    const StreamMessage& message = messages[units[u].message];
+    const std::size_t lanes = lane_count(message.count);
+    const std::size_t lane = units[u].lane;
+    const auto where = [&] {
+      std::string prefix;
+      if (messages.size() > 1) {
+        prefix += "stream " + std::to_string(units[u].message) + ", ";
+      }
+      if (lanes > 1) {
+        prefix += "lane " + std::to_string(lane) + " of " +
+                  std::to_string(lanes) + ", ";
+      }
+      return prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 2) + ": ";
+    };
+    LaneSpan span{};
+    const LaneHeaderStatus status =
+        find_lane(message.data, message.size, lanes, lane, &span);
+    if (status != LaneHeaderStatus::kOk) {
+      throw DecodeError(where() + lane_header_problem(status));
+    }
+    const std::size_t begin = lane_begin(message.count, lane);
+    const std::size_t end = lane_begin(message.count, lane + 1);
+    try {
+      decode_checked(message.data + span.offset, span.size,
+                     message.indexes + begin, end - begin, tables, finder,
+                     message.out + begin);
+    } catch (const DecodeError& error) {
+      throw DecodeError(where() + error.what());
+    }
+  });
+}
+
+std::vector<uint8_t> encode_lanes(const int32_t* symbols,
+                                  const int32_t* indexes, std::size_t count,
+                                  const CdfTables& tables, unsigned threads) {
+  return std::move(
+      encode_lanes_batch({{symbols, indexes, count}}, tables, threads)[0]);
+}
+
+void decode_lanes(const uint8_t* data, std::size_t size,
+                  const int32_t* indexes, std::size_t count,
+                  const CdfTables& tables, int32_t* out, unsigned threads) {
+  decode_lanes_batch({{data, size, indexes, count, out}}, tables, threads);
 }
 
 }  // namespace rans

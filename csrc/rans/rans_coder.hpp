@@ -25,12 +25,25 @@
 // CompressAI extends `count` with further chunks while it equals 15; raw
 // never exceeds 33 bits for int32 symbols, so count <= 9 and that extension
 // never occurs. The decoder rejects any count above MAX_BYPASS_CHUNKS.
+//
+// Lanes (lanes.hpp): encode_lanes / decode_lanes split a message into
+// lane_count(n) independent streams of the layout above, framed as
+//
+//   varint x (L - 1)   byte length of every lane but the last
+//   lane 0 .. L - 1    back to back
+//
+// so that threads decode the lanes at once. A message of at most
+// SYMBOLS_PER_LANE symbols has one lane and no varint: its stream is
+// byte-identical to encode_with_indexes. The output never depends on the
+// thread count.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
+
+#include "lanes.hpp"
 
 namespace rans {
 
@@ -82,5 +95,44 @@ std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
 void decode_with_indexes(const uint8_t* data, std::size_t size,
                          const int32_t* indexes, std::size_t count,
                          const CdfTables& tables, int32_t* out);
+
+// One message to encode: symbols[i] with table indexes[i], i in [0, count).
+struct SymbolMessage {
+  const int32_t* symbols;
+  const int32_t* indexes;
+  std::size_t count;
+};
+
+// One multi-lane stream to decode into out[0, count).
+struct StreamMessage {
+  const uint8_t* data;
+  std::size_t size;
+  const int32_t* indexes;
+  std::size_t count;
+  int32_t* out;
+};
+
+// threads == 0 means std::thread::hardware_concurrency(). One thread codes
+// everything in the calling thread; no thread ever gets less than one lane.
+
+// Encodes each message as a multi-lane stream, all lanes of all messages
+// spread over the threads. Throws InvalidArgument as encode_with_indexes.
+std::vector<std::vector<uint8_t>> encode_lanes_batch(
+    const std::vector<SymbolMessage>& messages, const CdfTables& tables,
+    unsigned threads);
+
+// Decodes each multi-lane stream. Throws InvalidArgument on bad tables or
+// indexes, DecodeError naming the first bad stream (and lane) otherwise.
+// On error the contents of every out buffer are unspecified.
+void decode_lanes_batch(const std::vector<StreamMessage>& messages,
+                        const CdfTables& tables, unsigned threads);
+
+// A batch of one.
+std::vector<uint8_t> encode_lanes(const int32_t* symbols,
+                                  const int32_t* indexes, std::size_t count,
+                                  const CdfTables& tables, unsigned threads);
+void decode_lanes(const uint8_t* data, std::size_t size,
+                  const int32_t* indexes, std::size_t count,
+                  const CdfTables& tables, int32_t* out, unsigned threads);
 
 }  // namespace rans

@@ -140,9 +140,15 @@ def unpack(data: bytes) -> NfcFile:
             raise TruncatedFile(f"file is only {len(data)} bytes long")
         raise NotAnNfcFile("not an .nfc file (wrong magic bytes)")
     if len(data) > len(spec.MAGIC) and data[len(spec.MAGIC)] not in spec.SUPPORTED_VERSIONS:
+        version = data[len(spec.MAGIC)]
+        reads = ", ".join(map(str, sorted(spec.SUPPORTED_VERSIONS)))
+        if version < min(spec.SUPPORTED_VERSIONS):
+            raise UnsupportedVersion(
+                f"this file is from an older .nfc format (version {version}; this decoder reads "
+                f"{reads}): re-encode it from the original image with this version of nfc"
+            )
         raise UnsupportedVersion(
-            f".nfc format version {data[len(spec.MAGIC)]} is not supported by this decoder "
-            f"(reads {', '.join(map(str, sorted(spec.SUPPORTED_VERSIONS)))})"
+            f".nfc format version {version} is not supported by this decoder (reads {reads})"
         )
     if len(data) < spec.MIN_FILE_BYTES:
         raise TruncatedFile(f"file is only {len(data)} bytes long")

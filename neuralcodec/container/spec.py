@@ -16,7 +16,8 @@ offset   size      field
 .        varint    height - 1
 .        1         stream count S, 1..MAX_STREAMS
 .        varint    byte length of each stream except the last (S - 1 varints)
-.        ...       the S streams, back to back; the last runs up to the checksum
+.        ...       the S streams, back to back; the last runs up to the checksum;
+                   each is a multi-lane rANS stream (docs/format.md, "Lanes")
 end - 4  4         CRC32 (zlib) of every byte before it
 =======  ========  ===========================================================
 
@@ -39,6 +40,9 @@ adds 6 bytes for grids narrower than 128 cells.
 """
 
 MAGIC = b"NFC"
+#: 2: a flags byte (ROI block) after the quality, and streams are multi-lane rANS streams
+#: (one lane, i.e. version 1's bytes, up to 65,536 symbols). Version 1 files are refused
+#: with UnsupportedVersion, not guessed at.
 VERSION = 2
 SUPPORTED_VERSIONS = frozenset({2})
 

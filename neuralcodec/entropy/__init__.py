@@ -1,5 +1,19 @@
 """Probability models and the rANS coder that turns symbols into bytes."""
 
-from neuralcodec.entropy.coder import CdfTables, decode_symbols, encode_symbols
+from neuralcodec.entropy.coder import (
+    CdfTables,
+    decode_symbols,
+    decode_symbols_batch,
+    decode_symbols_batch_cuda,
+    encode_symbols,
+    encode_symbols_batch,
+)
 
-__all__ = ["CdfTables", "encode_symbols", "decode_symbols"]
+__all__ = [
+    "CdfTables",
+    "encode_symbols",
+    "decode_symbols",
+    "encode_symbols_batch",
+    "decode_symbols_batch",
+    "decode_symbols_batch_cuda",
+]
