@@ -3,17 +3,23 @@
     nice -n 19 python setup.py build_ext --inplace
 
 Build knob: ``WITH_CUDA=1`` / ``WITH_CUDA=0`` forces CUDA kernels on or off; unset, they are
-built when a CUDA toolkit is found (``CUDA_HOME``). No GPU is ever needed to build.
+built when a CUDA toolkit is found (``CUDA_HOME``) and torch sees a GPU; ``WITH_CUDA=1``
+compiles them without a GPU.
 """
 
 import glob
 import os
 
+import torch
 from setuptools import setup
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
-CXX_FLAGS = ["-O3", "-std=c++17"]
-NVCC_FLAGS = ["-O3", "-std=c++17"]
+# C++20: torch's headers need it (csrc/fused includes them). -fopenmp: at::parallel_for in
+# csrc/fused runs on torch's OpenMP threads (torch's bundled libgomp.so.1 is already loaded,
+# so no second runtime). -fno-math-errno: lets sqrt vectorise.
+CXX_FLAGS = ["-O3", "-std=c++20", "-fopenmp", "-fno-math-errno"]
+LINK_FLAGS = ["-fopenmp"]
+NVCC_FLAGS = ["-O3", "-std=c++20"]
 
 CPP_SOURCES = sorted(glob.glob("csrc/**/*.cpp", recursive=True))
 CUDA_SOURCES = sorted(glob.glob("csrc/**/*.cu", recursive=True))
@@ -23,7 +29,8 @@ def cuda_enabled() -> bool:
     requested = os.environ.get("WITH_CUDA")
     if requested is not None:
         return requested == "1"
-    return CUDA_HOME is not None
+    # A toolkit alone is not enough (nvcc may sit on a machine without a GPU); WITH_CUDA=1 forces it.
+    return CUDA_HOME is not None and torch.cuda.is_available()
 
 
 def native_extension():
@@ -33,8 +40,11 @@ def native_extension():
             CPP_SOURCES + CUDA_SOURCES,
             define_macros=[("WITH_CUDA", None)],
             extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
+            extra_link_args=LINK_FLAGS,
         )
-    return CppExtension("neuralcodec._C", CPP_SOURCES, extra_compile_args={"cxx": CXX_FLAGS})
+    return CppExtension(
+        "neuralcodec._C", CPP_SOURCES, extra_compile_args={"cxx": CXX_FLAGS}, extra_link_args=LINK_FLAGS
+    )
 
 
 setup(
