@@ -16,10 +16,11 @@ import torch
 from setuptools import setup
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
-CXX_FLAGS = ["-O3", "-std=c++17"]
-# The CUDA build includes torch's headers (tensors in the binding and the kernel launcher),
-# which recent torch releases (2.15 here) only compile as C++20; the torch-free coder is C++17.
-CUDA_CXX_FLAGS = ["-O3", "-std=c++20"]
+# C++20: torch's headers need it (csrc/fused includes them). -fopenmp: at::parallel_for in
+# csrc/fused runs on torch's OpenMP threads (torch's bundled libgomp.so.1 is already loaded,
+# so no second runtime). -fno-math-errno: lets sqrt vectorise.
+CXX_FLAGS = ["-O3", "-std=c++20", "-fopenmp", "-fno-math-errno"]
+LINK_FLAGS = ["-fopenmp"]
 NVCC_FLAGS = ["-O3", "-std=c++20"]
 
 CPP_SOURCES = sorted(glob.glob("csrc/**/*.cpp", recursive=True))
@@ -44,9 +45,12 @@ def native_extension():
             "neuralcodec._C",
             CPP_SOURCES + CUDA_SOURCES,
             define_macros=[("WITH_CUDA", None)],
-            extra_compile_args={"cxx": CUDA_CXX_FLAGS, "nvcc": NVCC_FLAGS},
+            extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
+            extra_link_args=LINK_FLAGS,
         )
-    return CppExtension("neuralcodec._C", CPP_SOURCES, extra_compile_args={"cxx": CXX_FLAGS})
+    return CppExtension(
+        "neuralcodec._C", CPP_SOURCES, extra_compile_args={"cxx": CXX_FLAGS}, extra_link_args=LINK_FLAGS
+    )
 
 
 setup(

@@ -310,7 +310,7 @@ class FaceHyperprior(nn.Module):
         y_hat = (torch.from_numpy(y_symbols).double() + mean).float()
         if not torch.isfinite(y_hat).all():
             raise CorruptBitstream("decoded latent is not finite")
-        x_hat = self.synthesis(y_hat * inverse_gain)
+        x_hat = self.synthesis.infer(y_hat * inverse_gain)
         return x_hat.clamp_(0.0, 1.0)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

@@ -19,6 +19,8 @@ import torch
 from compressai.layers import GDN
 from torch import nn
 
+from neuralcodec.transforms.fused import deconv_igdn, use_fused_by_default
+
 #: Downsampling of the analysis transform: one latent cell per 16 x 16 pixels.
 LATENT_STRIDE = 16
 #: Total downsampling of the analysis (16) times the hyper analysis (4).
@@ -51,7 +53,11 @@ class AnalysisTransform(nn.Sequential):
 
 
 class SynthesisTransform(nn.Sequential):
-    """g_s: latent y_hat [B, M, h, w] -> image x_hat [B, 3, 16h, 16w] (not clamped)."""
+    """g_s: latent y_hat [B, M, h, w] -> image x_hat [B, 3, 16h, 16w] (not clamped).
+
+    ``forward`` runs layer by layer with autograd (training); :meth:`infer` computes the same
+    function for decoding, with each deconv + IGDN pair as one fused op where it pays off.
+    """
 
     def __init__(self, channels: int, latent_channels: int):
         super().__init__(
@@ -63,6 +69,22 @@ class SynthesisTransform(nn.Sequential):
             GDN(channels, inverse=True),
             _deconv(channels, 3),
         )
+
+    @torch.no_grad()
+    def infer(self, y_hat: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
+        """Like ``forward``, without autograd.
+
+        ``fused``: None uses the fused deconv + IGDN op where it is built and measured faster
+        (:func:`~neuralcodec.transforms.fused.use_fused_by_default`); True requires it
+        (:class:`~neuralcodec.errors.ExtensionNotBuilt` otherwise); False runs the layers.
+        """
+        if fused is None:
+            fused = use_fused_by_default(y_hat.device)
+        x = y_hat
+        layers = list(self)
+        for deconv, gdn in zip(layers[:-1:2], layers[1::2]):
+            x = deconv_igdn(x, deconv, gdn, fused)
+        return layers[-1](x)
 
 
 class HyperAnalysis(nn.Sequential):
