@@ -74,8 +74,6 @@ def test_decoder_rebuilds_the_encoders_latent(face):
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="known open bug: ROI decodes differ between 1 and 2 torch threads "
-                   "(plain files do not); cause not yet found, see the ROI branch report")
 def test_decoding_a_roi_file_is_identical_with_one_or_two_threads(roi_file, tmp_path):
     (tmp_path / "f.nfc").write_bytes(roi_file)
     script = (
