@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 PLOTS = {"psnr": ("PSNR (dB)", "rd_psnr.png"), "ms_ssim_db": ("MS-SSIM (dB, -10 log10(1 - MS-SSIM))", "rd_ms_ssim.png")}
 

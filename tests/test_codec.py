@@ -8,10 +8,10 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import psnr
 from PIL import Image
 
 import neuralcodec
-from helpers import psnr
 from neuralcodec.container import NfcFile, pack, unpack
 from neuralcodec.errors import CorruptBitstream, CorruptHeader, NfcError, UnknownModel
 

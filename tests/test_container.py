@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
-from neuralcodec.container import spec
+from neuralcodec.container import NfcFile, RoiBlock, pack, spec, unpack
 from neuralcodec.errors import (
     ChecksumMismatch,
     CorruptHeader,

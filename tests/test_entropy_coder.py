@@ -5,14 +5,14 @@ import pytest
 
 torch = pytest.importorskip("torch")  # loads libc10, which neuralcodec._C links against
 
-from neuralcodec.entropy import (  # noqa: E402
+from neuralcodec.entropy import (
     CdfTables,
     decode_symbols,
     decode_symbols_batch,
     encode_symbols,
     encode_symbols_batch,
 )
-from neuralcodec.errors import CorruptBitstream, ExtensionNotBuilt  # noqa: E402
+from neuralcodec.errors import CorruptBitstream, ExtensionNotBuilt
 
 pytest.importorskip("neuralcodec._C", reason="native extension not built")
 

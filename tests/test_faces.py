@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import psnr
 from PIL import Image
 
 import neuralcodec
-from helpers import psnr
 
 pytestmark = pytest.mark.faces
 

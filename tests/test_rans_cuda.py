@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 _C = pytest.importorskip("neuralcodec._C", reason="native extension not built")
 
-from neuralcodec.entropy import CdfTables, decode_symbols_batch, decode_symbols_batch_cuda  # noqa: E402
-from neuralcodec.errors import CorruptBitstream  # noqa: E402
+from neuralcodec.entropy import CdfTables, decode_symbols_batch, decode_symbols_batch_cuda
+from neuralcodec.errors import CorruptBitstream
 
 pytestmark = [
     pytest.mark.cuda,

@@ -17,9 +17,9 @@ from neuralcodec.models.registry import build_model, load_weights_file
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import export  # noqa: E402
-import train  # noqa: E402
-import train_gan  # noqa: E402
+import export
+import train
+import train_gan
 
 TINY_CONFIG = """
 [model]

@@ -16,7 +16,6 @@ By default the shipped levels are the trained ones.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from dataclasses import asdict
@@ -25,14 +24,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import TrainConfig  # noqa: E402
+from train import TrainConfig
 
-from neuralcodec.models.hyperprior import (  # noqa: E402
+from neuralcodec.models.hyperprior import (
     GAIN_KEYS,
     FaceHyperprior,
     HyperpriorConfig,
     resample_log_gains,
 )
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

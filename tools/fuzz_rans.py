@@ -30,9 +30,9 @@ import torch  # noqa: F401  (loads libc10 for neuralcodec._C)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's build, not an installed one
-import rans_reference as ref  # noqa: E402
+import rans_reference as ref
 
-from neuralcodec import _C  # noqa: E402
+from neuralcodec import _C
 
 EXPECTED = (_C.RansDecodeError, _C.RansArgumentError)
 

@@ -18,11 +18,11 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tomllib
 import torch
 from PIL import Image
 from tqdm import tqdm

@@ -29,20 +29,20 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import tomllib
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import load_images, sample_batch, save_checkpoint  # noqa: E402
+from train import load_images, sample_batch, save_checkpoint
 
-from neuralcodec.models.hyperprior import FaceHyperprior  # noqa: E402
-from neuralcodec.models.registry import build_model, load_weights_file  # noqa: E402
+from neuralcodec.models.hyperprior import FaceHyperprior
+from neuralcodec.models.registry import build_model, load_weights_file
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from neuralcodec.entropy.coder import (
 
 __all__ = [
     "CdfTables",
-    "encode_symbols",
     "decode_symbols",
-    "encode_symbols_batch",
     "decode_symbols_batch",
     "decode_symbols_batch_cuda",
+    "encode_symbols",
+    "encode_symbols_batch",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def weights_sha256(name: str) -> str:
     return hashlib.sha256(_weights_path(spec_for(name)).read_bytes()).hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_model(name: str) -> FaceHyperprior:
     """The shipped model ``name`` (alias or id), ready to code; loaded once per process."""
     spec = spec_for(name)

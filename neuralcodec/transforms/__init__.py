@@ -7,4 +7,4 @@ from neuralcodec.transforms.networks import (
     SynthesisTransform,
 )
 
-__all__ = ["AnalysisTransform", "SynthesisTransform", "HyperAnalysis", "HyperSynthesis"]
+__all__ = ["AnalysisTransform", "HyperAnalysis", "HyperSynthesis", "SynthesisTransform"]
