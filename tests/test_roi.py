@@ -168,3 +168,26 @@ def test_parse_roi():
         for bad in ("1,2,3", "1;2;3;4", "auto,1"):
             with pytest.raises(ValueError, match="x,y,w,h"):
                 codec.parse_roi(bad)
+
+
+def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
+    """tools/eval_roi.py end to end on the bundled face: one table row per variant."""
+    import json
+    import shutil
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from tools import eval_roi
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(root / "docs" / "example" / "face.png", data / "face.png")
+    out = tmp_path / "out"
+    assert eval_roi.main([str(data), "-o", str(out), "--qualities", "3", "--masks", str(tmp_path / "masks"),
+                          "--nice", "0", "--threads", "1"]) == 0
+    summary = {row["variant"]: row for row in json.loads((out / "results.json").read_text())["summary"]}
+    assert set(summary) == {"plain", "roi+2"}
+    assert abs(summary["roi+2"]["bytes_vs_plain"]) <= 0.03
+    assert summary["roi+2"]["face_psnr"] > summary["plain"]["face_psnr"]

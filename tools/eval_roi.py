@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import neuralcodec
-    from bench.rd import _dataset, provenance
+    from bench.rd import dataset, provenance
     from neuralcodec import codec, faces
     from neuralcodec.models.registry import weights_sha256
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         faces.write_mask_cache(args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces"))
     boxes = faces.load_boxes(args.data, args.masks)
     files = faces.image_files(args.data)[: args.limit]
-    images = _dataset(files, None)
+    images = dataset(files, None)
 
     rows: dict[tuple[int, str], list[dict]] = {}
     for path in tqdm(files, desc="images"):
