@@ -148,6 +148,11 @@ def _roi_cells(box: tuple[int, int, int, int], grid_hw: tuple[int, int]) -> tupl
     return left, top, right - left, bottom - top
 
 
+#: Rate-matched ROI files may exceed the plain file's size by at most this fraction; beyond it
+#: the inside boost shrinks.
+ROI_SIZE_TOLERANCE = 0.02
+
+
 def _position_range(net: FaceHyperprior) -> tuple[float, float]:
     return -ROI_LEVEL_MARGIN, net.levels - 1 + ROI_LEVEL_MARGIN
 
@@ -256,7 +261,14 @@ def compress(
                 f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
             )
     if outside is None:
-        return _rate_matched(net, analysed, pack_roi, cells, inside)
+        # Where even the lowest background level cannot pay for the boost (small files), give
+        # the face less, a quarter level at a time, until the file is within tolerance.
+        target = len(pack_roi(net.code_latent(analysed), None))
+        while True:
+            data = _rate_matched(net, analysed, pack_roi, cells, inside)
+            if len(data) <= target * (1 + ROI_SIZE_TOLERANCE) or inside <= 1:
+                return data
+            inside -= 1
     region = _region(cells, level, inside, outside)
     return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 
