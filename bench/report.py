@@ -87,8 +87,8 @@ def render_report(folders: dict[str, Path], image_dir: Path, image_prefix: str) 
             subsets.append(f"{name} ({results['provenance']['dataset']['n_images']} images)")
     if subsets:
         lines += [
-            f"> **Development numbers, not results:** made on a subset ({', '.join(subsets)}) "
-            f"with `--limit`. Run `{REGENERATE}` for the real ones.",
+            (f"> **Development numbers, not results:** made on a subset ({', '.join(subsets)}) "
+            f"with `--limit`. Run `{REGENERATE}` for the real ones."),
             "",
         ]
     lines += ["## Machine", "", *dict.fromkeys(machines), "", "## Commands recorded", "", "```"]
