@@ -193,26 +193,39 @@ def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock |
 
 
 def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside: int) -> bytes:
-    """The ROI file whose outside offset (searched in quarter levels) makes it closest in size
-    to the file without ROI: sizes fall as the outside offset falls, so bisect."""
+    """The ROI file closest in size to the file without ROI.
+
+    For a given inside offset the outside offset (in quarter levels) is bisected: sizes fall
+    as it falls. Where even the lowest outside level cannot pay for the inside boost (small
+    files), the boost shrinks a quarter level at a time until the file is within
+    :data:`ROI_SIZE_TOLERANCE` of the plain size.
+    """
     target = len(pack_roi(net.code_latent(analysed), None))
     low, _ = _steps_range(net, analysed.level)
-    cache: dict[int, bytes] = {}
 
-    def coded(outside: int) -> bytes:
-        if outside not in cache:
-            region = _region(cells, analysed.level, inside, outside)
-            cache[outside] = pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
-        return cache[outside]
+    def closest(inside: int) -> bytes:
+        cache: dict[int, bytes] = {}
 
-    lo, hi = low, 0  # invariant: the answer lies in [lo, hi]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if len(coded(mid)) > target:
-            hi = mid
-        else:
-            lo = mid
-    return min((coded(lo), coded(hi)), key=lambda d: (abs(len(d) - target), len(d)))
+        def coded(outside: int) -> bytes:
+            if outside not in cache:
+                region = _region(cells, analysed.level, inside, outside)
+                cache[outside] = pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
+            return cache[outside]
+
+        lo, hi = low, 0  # invariant: the answer lies in [lo, hi]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if len(coded(mid)) > target:
+                hi = mid
+            else:
+                lo = mid
+        return min((coded(lo), coded(hi)), key=lambda d: (abs(len(d) - target), len(d)))
+
+    data = closest(inside)
+    while len(data) > target * (1 + ROI_SIZE_TOLERANCE) and inside > 1:
+        inside -= 1
+        data = closest(inside)
+    return data
 
 
 def compress(
@@ -261,14 +274,7 @@ def compress(
                 f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
             )
     if outside is None:
-        # Where even the lowest background level cannot pay for the boost (small files), give
-        # the face less, a quarter level at a time, until the file is within tolerance.
-        target = len(pack_roi(net.code_latent(analysed), None))
-        while True:
-            data = _rate_matched(net, analysed, pack_roi, cells, inside)
-            if len(data) <= target * (1 + ROI_SIZE_TOLERANCE) or inside <= 1:
-                return data
-            inside -= 1
+        return _rate_matched(net, analysed, pack_roi, cells, inside)
     region = _region(cells, level, inside, outside)
     return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 

@@ -186,6 +186,31 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
     return state
 
 
+class StopGuard:
+    """Why a training loop should end now: the time budget ran out, or SIGINT/SIGTERM came.
+
+    Installing it replaces the default signal handlers, so a Ctrl-C ends the loop at a step
+    boundary and the caller writes its checkpoint instead of losing the last minutes.
+    """
+
+    def __init__(self, max_minutes: float):
+        self.start = time.monotonic()
+        self.max_seconds = max_minutes * 60
+        self.signals: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: self.signals.append(signum))
+
+    def minutes(self) -> float:
+        return (time.monotonic() - self.start) / 60
+
+    def reason(self) -> str | None:
+        if self.signals:
+            return "stopped by signal"
+        if time.monotonic() - self.start > self.max_seconds:
+            return "time budget reached"
+        return None
+
+
 def save_checkpoint(path: Path, **state) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -262,11 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             config=str(args.config),
         )
 
-    stop_requested: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop_requested.append(signum))
-
-    start = last_ckpt = time.monotonic()
+    guard = StopGuard(args.max_minutes)
+    last_ckpt = time.monotonic()
     window: list[tuple[float, float]] = []
     with open(args.run / "log.jsonl", "a") as log, tqdm(
         total=cfg.total_steps, initial=step, desc="train", dynamic_ncols=True
@@ -301,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.set_postfix(bpp=f"{mean_bpp:.3f}", psnr=f"{psnr:.2f}", loss=f"{loss.item():.3f}")
                 record = {"step": step, "crop": phase.crop, "lr": phase.lr, "loss": loss.item(),
                           "bpp": mean_bpp, "psnr": psnr, "aux": aux.item(),
-                          "minutes": (time.monotonic() - start) / 60}
+                          "minutes": guard.minutes()}
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             now = time.monotonic()
@@ -309,11 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             if phase_ended or now - last_ckpt > cfg.checkpoint_minutes * 60:
                 checkpoint()
                 last_ckpt = now
-            if now - start > args.max_minutes * 60:
-                print(f"time budget reached at step {step}", file=sys.stderr)
-                break
-            if stop_requested:
-                print(f"stopped by signal at step {step}", file=sys.stderr)
+            if why := guard.reason():
+                print(f"{why} at step {step}", file=sys.stderr)
                 break
     checkpoint()
     return 0

@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import os
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -39,7 +38,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import load_images, sample_batch, save_checkpoint
+from train import StopGuard, load_images, sample_batch, save_checkpoint
 
 from neuralcodec.models.hyperprior import FaceHyperprior
 from neuralcodec.models.registry import build_model, load_weights_file
@@ -194,11 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                         opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), rng=gen.get_state(),
                         step=step, config=str(args.config))
 
-    stop_requested: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop_requested.append(signum))
-
-    start = last_ckpt = time.monotonic()
+    guard = StopGuard(args.max_minutes)
+    last_ckpt = time.monotonic()
     sums: dict[str, float] = {}
     with open(args.run / "log.jsonl", "a") as log, tqdm(
         total=cfg.steps, initial=step, desc="gan", dynamic_ncols=True
@@ -235,18 +231,15 @@ def main(argv: list[str] | None = None) -> int:
                 record["psnr"] = 10 * math.log10(255.0**2 / max(record.pop("mse"), 1e-10))
                 sums.clear()
                 bar.set_postfix(d=f"{record['d_loss']:.2f}", g=f"{record['g_adv']:.2f}", psnr=f"{record['psnr']:.2f}")
-                record.update(step=step, minutes=(time.monotonic() - start) / 60)
+                record.update(step=step, minutes=guard.minutes())
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             now = time.monotonic()
             if now - last_ckpt > cfg.checkpoint_minutes * 60:
                 checkpoint()
                 last_ckpt = now
-            if now - start > args.max_minutes * 60:
-                print(f"time budget reached at step {step}", file=sys.stderr)
-                break
-            if stop_requested:
-                print(f"stopped by signal at step {step}", file=sys.stderr)
+            if why := guard.reason():
+                print(f"{why} at step {step}", file=sys.stderr)
                 break
     checkpoint()
     return 0

@@ -22,7 +22,7 @@ EPILOG = """examples:
   nfc decode face.nfc -o face.png
   nfc info face.nfc
   nfc encode - -o - < face.png > face.nfc
-  nfc bench ../shared/data/faces/test --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
+  nfc bench faces/ --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
 """
 
 BENCH_CODECS = "nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer"
