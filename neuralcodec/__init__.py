@@ -3,6 +3,7 @@
     >>> import neuralcodec
     >>> data = neuralcodec.compress("face.png", quality=3)   # -> bytes
     >>> img = neuralcodec.decompress(data)                    # -> PIL.Image (RGB)
+    >>> sharp = neuralcodec.decompress(data, decoder="realistic")  # the GAN decoder
 
 The codec functions load torch on first use, so that importing the package (and ``nfc --help``)
 stays fast.
@@ -24,7 +25,15 @@ from neuralcodec.errors import (
 
 __version__ = "0.1.0"
 
-_CODEC_API = ("compress", "decompress", "inspect", "available_qualities", "FileInfo", "DEFAULT_QUALITY")
+_CODEC_API = (
+    "compress",
+    "decompress",
+    "inspect",
+    "available_qualities",
+    "default_quality",
+    "FileInfo",
+    "DEFAULT_QUALITY",
+)
 
 __all__ = [
     *_CODEC_API,

@@ -33,6 +33,8 @@ from neuralcodec.errors import CorruptHeader
 from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyperprior, LevelRegion
 from neuralcodec.models.registry import (
     DEFAULT_MODEL,
+    ModelSpec,
+    decoder_spec,
     load_model,
     model_id_hash,
     spec_for,
@@ -58,6 +60,7 @@ class FileInfo:
 
     model_id: str
     model_alias: str
+    decoder: str  # the decoder the file's writer chose: "faithful" or "realistic"
     quality: int
     width: int
     height: int
@@ -86,13 +89,26 @@ class FileInfo:
 
 def available_qualities(model: str = DEFAULT_MODEL) -> list[int]:
     """Quality levels of ``model``, lowest (smallest files) first."""
-    return list(range(1, load_model(spec_for(model).alias).levels + 1))
+    return _qualities(spec_for(model))
 
 
-def _check_quality(quality: int, model: str) -> int:
+def _qualities(spec: ModelSpec) -> list[int]:
+    if spec.qualities is not None:
+        return list(spec.qualities)
+    return list(range(1, load_model(spec.alias).levels + 1))
+
+
+def default_quality(model: str = DEFAULT_MODEL) -> int:
+    """:data:`DEFAULT_QUALITY`, or the model's highest quality below it where it has fewer."""
+    return max(q for q in available_qualities(model) if q <= DEFAULT_QUALITY)
+
+
+def _check_quality(quality: int | None, model: str) -> int:
+    if quality is None:
+        return default_quality(model)
     levels = available_qualities(model)
     if isinstance(quality, bool) or not isinstance(quality, int) or quality not in levels:
-        raise ValueError(f"quality must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}")
+        raise ValueError(f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}")
     return quality
 
 
@@ -230,12 +246,16 @@ def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside: int) ->
 
 def compress(
     image: imaging.ImageInput,
-    quality: int = DEFAULT_QUALITY,
+    quality: int | None = None,
     model: str = DEFAULT_MODEL,
     roi: RoiInput = None,
     roi_levels: tuple[float, float | None] | None = None,
 ) -> bytes:
     """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes.
+
+    ``quality``: one of :func:`available_qualities` (None: :func:`default_quality`).
+    ``model``: an alias or id; ``"gan"`` writes the same bitstream as ``"cvae"`` but marks
+    the file for the realistic decoder (see :func:`decompress`).
 
     ``roi`` spends more bits on a region: ``"auto"`` (the detected face; warns and codes
     without ROI where none is found), ``(x, y, w, h)`` in pixels or ``"x,y,w,h"``.
@@ -279,13 +299,26 @@ def compress(
     return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 
 
-def decompress(data: bytes) -> Image.Image:
-    """Decode .nfc bytes to an RGB PIL image of the original size."""
+def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
+    """Decode .nfc bytes to an RGB PIL image of the original size.
+
+    ``decoder``: None decodes the way the file's writer chose (the model id in the header);
+    ``"faithful"`` or ``"realistic"`` picks that decoder of the file's model family instead
+    (ValueError where the family has none, or it was not trained for the file's quality).
+    """
     f = unpack(data)
     spec = spec_for_hash(f.model_hash)
+    if decoder is not None:
+        spec = decoder_spec(spec, decoder)
     net = load_model(spec.alias)
     if not 1 <= f.quality <= net.levels:
         raise CorruptHeader(f"quality {f.quality} does not exist for model {spec.model_id}")
+    if f.quality not in _qualities(spec):
+        qualities = _qualities(spec)
+        raise ValueError(
+            f"the {spec.decoder} decoder ({spec.model_id}) covers qualities {qualities[0]}..{qualities[-1]}, "
+            f"the file has quality {f.quality}; decode it with decoder='faithful'"
+        )
     if len(f.streams) != 2:
         raise CorruptHeader(f"model {spec.model_id} expects 2 streams, the file has {len(f.streams)}")
     hyper_hw = (-(-f.height // STRIDE), -(-f.width // STRIDE))
@@ -318,6 +351,7 @@ def inspect(data: bytes) -> FileInfo:
     return FileInfo(
         model_id=spec.model_id,
         model_alias=spec.alias,
+        decoder=spec.decoder,
         quality=f.quality,
         width=f.width,
         height=f.height,

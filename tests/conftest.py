@@ -28,3 +28,11 @@ def real_faces() -> list[Path]:
     if not files:
         pytest.skip(f"no PNG faces in {FACES_TEST}")
     return files
+
+
+@pytest.fixture
+def face_png(tmp_path, face) -> Path:
+    """The example face as a PNG file in the test's temporary folder."""
+    p = tmp_path / "face.png"
+    Image.fromarray(face).save(p)
+    return p

@@ -9,25 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as run
 from PIL import Image
 
 from neuralcodec.cli.main import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def face_png(tmp_path, face) -> Path:
-    p = tmp_path / "face.png"
-    Image.fromarray(face).save(p)
-    return p
 
 
 def one_line_error(err: str) -> bool:

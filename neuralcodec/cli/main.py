@@ -20,6 +20,8 @@ EPILOG = """examples:
   nfc encode face.png -o face.nfc --quality 3
   nfc encode face.png -o face.nfc --roi auto      # more bits on the face, same file size
   nfc decode face.nfc -o face.png
+  nfc encode face.png -o face.nfc --model gan -q 2  # decodes with the realistic (GAN) decoder
+  nfc decode face.nfc -o faithful.png --decoder faithful
   nfc info face.nfc
   nfc encode - -o - < face.png > face.nfc
   nfc bench faces/ --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
@@ -71,7 +73,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from neuralcodec.codec import parse_roi
 
     out = args.output or _default_output(args.input, ".nfc")
-    quality = neuralcodec.DEFAULT_QUALITY if args.quality is None else args.quality
+    quality = args.quality
     roi = None if args.roi is None else parse_roi(args.roi)
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
@@ -89,7 +91,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from neuralcodec.imaging import encode_image_file
 
     out = args.output or _default_output(args.input, ".png")
-    img = neuralcodec.decompress(_read_input(args.input))
+    img = neuralcodec.decompress(_read_input(args.input), decoder=args.decoder)
     _write_output(out, encode_image_file(img, Path(out if out != STDIO else "out.png")), args.input)
     return 0
 
@@ -102,7 +104,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps({**asdict(info), "header_bytes": info.header_bytes, "bpp": info.bpp,
                           "roi_pixels": info.roi_pixels}))
         return 0
-    print(f"model:    {info.model_id} ({info.model_alias})")
+    print(f"model:    {info.model_id} ({info.model_alias}, {info.decoder} decoder)")
     print(f"quality:  {info.quality}")
     print(f"size:     {info.width}x{info.height}")
     print(f"bytes:    {info.file_bytes} (header {info.header_bytes}, payload {info.payload_bytes})")
@@ -171,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("input", help="image file, or - for standard input")
     enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
     enc.add_argument("-q", "--quality", type=int, default=None,
-                     help="quality level, 1 = smallest file, higher = better (default: 6; the levels are listed in docs/models.md)")
-    enc.add_argument("-m", "--model", default="cvae", help="model alias or id (default: cvae)")
+                     help="quality level, 1 = smallest file, higher = better (default: 6, or the model's "
+                          "highest below that: gan has 1..5; the levels are listed in docs/models.md)")
+    enc.add_argument("-m", "--model", default="cvae",
+                     help="model alias or id (default: cvae). 'cvae' decodes faithfully (best PSNR); 'gan' writes "
+                          "the same bitstream but marks it for the realistic GAN decoder (sharper at low rates)")
     enc.add_argument("--roi", metavar="auto|X,Y,W,H",
                      help="spend more bits inside a region and fewer outside, at about the same file size: "
                           "'auto' detects the face (none found: a warning, coded without ROI), or a pixel rectangle")
@@ -186,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("input", help=".nfc file, or - for standard input")
     dec.add_argument("-o", "--output",
                      help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)")
+    dec.add_argument("--decoder", choices=("faithful", "realistic"),
+                     help="override the decoder the file asks for: 'faithful' (the rate-distortion decoder, "
+                          "best PSNR) or 'realistic' (the GAN decoder, sharper; qualities 1..5)")
     dec.set_defaults(func=cmd_decode)
 
     info = sub.add_parser("info", help="show what an .nfc file holds", description="Show an .nfc file's header.")

@@ -3,6 +3,12 @@
 A model id is a versioned string (``face-hyperprior-v2``) that never changes meaning: new
 weights or a new architecture get a new id. The .nfc header stores a 16-bit hash of the id
 (:func:`model_id_hash`), checked for collisions when this module is imported.
+
+A model can share another's bitstream: ``face-hyperprior-v2-gan`` is only a second decoder
+(synthesis transform) for ``face-hyperprior-v2``'s encoder, entropy model and files. Such a
+family has one ``faithful`` decoder (the rate-distortion trained one) and may have a
+``realistic`` one (adversarially fine-tuned); any file of the family decodes with either.
+The id in a file's header says which decoder its writer meant.
 """
 
 from __future__ import annotations
@@ -28,6 +34,17 @@ class ModelSpec:
     alias: str
     weights: str
     description: str
+    #: The model whose encoder, entropy model and bitstream this one shares (None: its own).
+    base: str | None = None
+    #: "faithful" (trained for rate + MSE) or "realistic" (GAN fine-tuned decoder).
+    decoder: str = "faithful"
+    #: The qualities the decoder was trained for (None: all of the family's).
+    qualities: tuple[int, ...] | None = None
+
+    @property
+    def family(self) -> str:
+        """The id of the model that defines the bitstream."""
+        return self.base or self.model_id
 
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -37,7 +54,19 @@ MODELS: tuple[ModelSpec, ...] = (
         weights="face-hyperprior-v2.pt",
         description="CVAE: variable-rate mean-scale hyperprior trained for MSE + rate on faces",
     ),
+    ModelSpec(
+        model_id="face-hyperprior-v2-gan",
+        alias="gan",
+        weights="face-hyperprior-v2-gan.pt",
+        description="GAN: face-hyperprior-v2's files, decoded by an adversarially fine-tuned "
+        "decoder (sharper, realistic texture at low rates; lower PSNR)",
+        base="face-hyperprior-v2",
+        decoder="realistic",
+        qualities=(1, 2, 3, 4, 5),
+    ),
 )
+
+DECODERS = ("faithful", "realistic")
 
 DEFAULT_MODEL = "cvae"
 
@@ -70,6 +99,16 @@ def spec_for_hash(id_hash: int) -> ModelSpec:
         ) from None
 
 
+def decoder_spec(spec: ModelSpec, decoder: str) -> ModelSpec:
+    """The member of ``spec``'s family with the given decoder; ValueError when it has none."""
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+    for other in MODELS:
+        if other.family == spec.family and other.decoder == decoder:
+            return other
+    raise ValueError(f"model {spec.family} has no {decoder} decoder")
+
+
 def load_weights_file(path: Path) -> dict:
     """A weights file: {'model_id', 'config': {...}, 'lambdas': [...], 'state_dict': {...}}."""
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -90,12 +129,32 @@ def weights_sha256(name: str) -> str:
     return hashlib.sha256(_weights_path(spec_for(name)).read_bytes()).hexdigest()
 
 
-@cache
-def load_model(name: str) -> FaceHyperprior:
-    """The shipped model ``name`` (alias or id), ready to code; loaded once per process."""
-    spec = spec_for(name)
+def _load_payload(spec: ModelSpec) -> dict:
     with resources.as_file(_weights_path(spec)) as path:
         if not path.exists():
             raise UnknownModel(f"weights for {spec.model_id} are not installed ({spec.weights})")
-        payload = load_weights_file(path)
-    return build_model(payload["config"], payload["state_dict"])
+        return load_weights_file(path)
+
+
+@cache
+def load_model(name: str) -> FaceHyperprior:
+    """The shipped model ``name`` (alias or id), ready to code; loaded once per process.
+
+    A model with a ``base`` is the base model with its own synthesis transform; its weights
+    file records the SHA-256 of the base weights it was trained against, checked here.
+    """
+    spec = spec_for(name)
+    if spec.base is None:
+        payload = _load_payload(spec)
+        return build_model(payload["config"], payload["state_dict"])
+    decoder = _load_payload(spec)
+    base_spec = spec_for(spec.base)
+    if decoder.get("base_sha256") != weights_sha256(base_spec.model_id):
+        raise UnknownModel(
+            f"the {spec.model_id} decoder was trained for other {base_spec.model_id} weights than "
+            "the installed ones; reinstall neuralcodec"
+        )
+    base = _load_payload(base_spec)
+    model = build_model(base["config"], base["state_dict"])
+    model.synthesis.load_state_dict(decoder["synthesis"])
+    return model.eval()
