@@ -197,3 +197,37 @@ def test_masked_training_needs_masks_and_uses_them(image_folder, tmp_path):
     assert weights.shape == (4, 64, 64) and weights[0, 32, 32] == 1.0 and weights[0, 0, 0] == pytest.approx(0.1)
     assert train.main(base + ["--masks", str(masks)]) == 0
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_peer_architecture_trains_one_model_per_lambda_and_exports_for_the_bench(image_folder, tmp_path):
+    config = tmp_path / "peer.toml"
+    config.write_text(TINY_CONFIG.format(extra="").replace("[model]\n", '[model]\narchitecture = "bmshj2018-hyperprior"\n'))
+    cfg = train.TrainConfig.from_toml(config)
+    gen = torch.Generator().manual_seed(0)
+    # Every batch has one level, and the models take turns.
+    assert [cfg.batch_levels(step, 3, gen).tolist() for step in range(3)] == [[0] * 3, [1] * 3, [0] * 3]
+    run = tmp_path / "run"
+    before = cfg.build_model().state_dict()
+    args = [str(config), "--data", str(image_folder), "--run", str(run), "--cache-dir", str(tmp_path / "cache")]
+    assert train.main(args) == 0
+    after = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    for level in range(2):
+        key = f"models.{level}.g_a.0.weight"
+        assert not torch.equal(before[key], after[key]), f"model {level} did not train"
+
+    out = tmp_path / "peer-weights"
+    assert export.main([str(run / "checkpoint.pt"), str(config), "-o", str(out), "--model-id", "peer"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["peer-q01.pt", "peer-q02.pt"]
+    from bench.codecs import CodecConfig, get_codec
+
+    codec = get_codec("compressai-peer", CodecConfig(peer_weights=out))
+    img = Image.open(next(image_folder.iterdir())).convert("RGB")
+    for quality in codec.qualities:
+        assert codec.decode(codec.encode(img, quality)).size == img.size
+
+
+def test_unknown_architecture_is_refused(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text(TINY_CONFIG.format(extra="").replace("[model]\n", '[model]\narchitecture = "resnet"\n'))
+    with pytest.raises(SystemExit, match="unknown architecture 'resnet'"):
+        train.TrainConfig.from_toml(config)

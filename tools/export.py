@@ -11,6 +11,12 @@ codes with identical tables.
 axis (0 = the first trained lambda): fractional positions interpolate the log-gains of the two
 nearest trained levels, positions outside the trained range extrapolate from the end pair.
 By default the shipped levels are the trained ones.
+
+A ``bmshj2018-hyperprior`` run (the benchmark's learned peer, see tools/train.py) exports to a
+folder instead, one CompressAI ``ScaleHyperprior`` state dict per lambda, lowest rate first,
+which is what ``nfc bench --peer-weights DIR`` reads:
+
+    python tools/export.py runs/peer/checkpoint.pt tools/configs/peer.toml -o runs/peer-weights --model-id peer
 """
 
 from __future__ import annotations
@@ -34,6 +40,21 @@ from neuralcodec.models.hyperprior import (
 )
 
 
+def export_peer(cfg: TrainConfig, state: dict, folder: Path, model_id: str) -> None:
+    """One ``{model_id}-q{i}.pt`` per trained lambda in ``folder`` (CompressAI state dicts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for level, lam in enumerate(cfg.lambdas):
+        prefix = f"models.{level}."
+        weights = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
+        payload = {"model_id": model_id, "architecture": cfg.architecture, "lambda": lam,
+                   "trained_steps": int(state["step"]), "state_dict": weights}
+        out = folder / f"{model_id}-q{level + 1:02d}.pt"
+        tmp = out.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, out)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, lambda {lam}, step {state['step']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -46,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = TrainConfig.from_toml(args.config)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    if cfg.architecture == "bmshj2018-hyperprior":
+        if args.level_positions:
+            p.error("--level-positions applies to face-hyperprior models only")
+        export_peer(cfg, state, args.output, args.model_id)
+        return 0
     weights = state["model"]
     positions = args.level_positions or [float(i) for i in range(cfg.model.levels)]
     if positions != sorted(positions) or len(set(positions)) != len(positions):

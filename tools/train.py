@@ -2,6 +2,12 @@
 
     python tools/train.py tools/configs/cvae.toml --data ../shared/data/faces/train --run runs/cvae
 
+``[model] architecture`` picks what trains: ``face-hyperprior`` (ours, the default: one
+variable-rate model, a gain per quality level) or ``bmshj2018-hyperprior``, CompressAI's
+textbook ``ScaleHyperprior(N=channels, M=latent_channels)``. That one is single-rate, so a run
+trains one model per lambda, taking turns step by step: the same steps, batches and crops as
+ours, which is what "the same compute budget" means in the benchmarks.
+
 Resumable: the run folder holds ``checkpoint.pt`` (written atomically every few minutes and
 when a phase ends or the time budget runs out); running the same command again continues
 where it stopped. ``--init`` warm-starts from shipped weights so that compute accumulates
@@ -20,11 +26,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import tomllib
 import torch
 from PIL import Image
+from torch import nn
 from tqdm import tqdm
 
 from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, HyperpriorConfig, resample_log_gains
@@ -37,6 +45,36 @@ class Phase:
     batch_size: int
     steps: int
     lr: float
+
+
+ARCHITECTURES = ("face-hyperprior", "bmshj2018-hyperprior")
+
+
+class PeerSet(nn.Module):
+    """CompressAI ``ScaleHyperprior`` models, one per lambda, behind our model's training interface.
+
+    ``forward(x, level)`` needs one level for the whole batch (each model is single-rate);
+    :func:`batch_levels` gives every step's batch a single level, in turn.
+    """
+
+    def __init__(self, channels: int, latent_channels: int, levels: int):
+        super().__init__()
+        from compressai.models import ScaleHyperprior
+
+        self.models = nn.ModuleList(ScaleHyperprior(channels, latent_channels) for _ in range(levels))
+
+    @property
+    def levels(self) -> int:
+        return len(self.models)
+
+    def forward(self, x: torch.Tensor, level: torch.Tensor) -> SimpleNamespace:
+        if not bool((level == level[0]).all()):
+            raise ValueError("a PeerSet batch must have one level")
+        out = self.models[int(level[0])](x)
+        return SimpleNamespace(x_hat=out["x_hat"], likelihoods=out["likelihoods"])
+
+    def aux_loss(self) -> torch.Tensor:
+        return sum(m.aux_loss() for m in self.models)
 
 
 @dataclass(frozen=True)
@@ -57,6 +95,7 @@ class TrainConfig:
     # pixels; unequal weights need --masks.
     face_weight: float = 1.0
     background_weight: float = 1.0
+    architecture: str = "face-hyperprior"
 
     @property
     def masked(self) -> bool:
@@ -67,6 +106,9 @@ class TrainConfig:
         raw = tomllib.loads(path.read_text())
         m, t = raw["model"], raw["train"]
         lambdas = tuple(float(v) for v in m["lambdas"])
+        architecture = m.get("architecture", "face-hyperprior")
+        if architecture not in ARCHITECTURES:
+            raise SystemExit(f"error: {path}: unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
         return cls(
             model=HyperpriorConfig(m["channels"], m["latent_channels"], levels=len(lambdas)),
             lambdas=lambdas,
@@ -80,7 +122,19 @@ class TrainConfig:
             rate_warmup_start=t.get("rate_warmup_start", 0.1),
             face_weight=t.get("face_weight", 1.0),
             background_weight=t.get("background_weight", 1.0),
+            architecture=architecture,
         )
+
+    def build_model(self) -> nn.Module:
+        if self.architecture == "bmshj2018-hyperprior":
+            return PeerSet(self.model.channels, self.model.latent_channels, self.model.levels)
+        return FaceHyperprior(self.model)
+
+    def batch_levels(self, step: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
+        """The quality level of each image of this step's batch."""
+        if self.architecture == "bmshj2018-hyperprior":
+            return torch.full((batch_size,), step % self.model.levels, dtype=torch.long)
+        return torch.randint(0, len(self.lambdas), (batch_size,), generator=gen)
 
     def rate_weight(self, step: int) -> float:
         """Weight of the rate term at ``step``: 1 after the warm-up."""
@@ -245,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt_path = args.run / "checkpoint.pt"
 
     torch.manual_seed(cfg.seed)
-    model = FaceHyperprior(cfg.model).to(device)
+    model = cfg.build_model().to(device)
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     optimizer = torch.optim.Adam(main_params, lr=cfg.phases[0].lr)
@@ -262,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         step = state["step"]
         print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
     elif args.init:
+        if cfg.architecture != "face-hyperprior":
+            raise SystemExit("error: --init warm-starts face-hyperprior models only")
         model.load_state_dict(warm_start_weights(args.init, args.init_levels, cfg.model.levels))
         print(f"warm start from {args.init}", file=sys.stderr)
 
@@ -301,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 x, w = sample_batch(images, phase.batch_size, phase.crop, gen).to(device), None
             else:
                 x, w = (t.to(device) for t in sample_batch(images, phase.batch_size, phase.crop, gen, weights))
-            level = torch.randint(0, len(cfg.lambdas), (phase.batch_size,), generator=gen).to(device)
+            level = cfg.batch_levels(step, phase.batch_size, gen).to(device)
 
             loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step), w)
             optimizer.zero_grad(set_to_none=True)
