@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from helpers import run_cli
@@ -82,3 +84,46 @@ def test_cli_model_gan_and_decoder_override(capsys, tmp_path, face_png):
     np.testing.assert_array_equal(pixels(Image.open(faithful)), pixels(neuralcodec.decompress(data, decoder="faithful")))
     code, _, err = run_cli(capsys, "decode", str(nfc), "-o", str(default), "--decoder", "sharp")
     assert code == 2 and "invalid choice" in err
+
+
+def test_high_frequency_energy_ratio_separates_blur_from_detail(face):
+    from scipy.ndimage import gaussian_filter
+
+    from tools import eval_gan
+
+    sharp = eval_gan.high_frequency_energy(face)
+    blurred = eval_gan.high_frequency_energy(gaussian_filter(face.astype(np.float64), (2, 2, 0)))
+    noisy = np.clip(face + np.random.default_rng(0).normal(0, 10, face.shape), 0, 255)
+    assert blurred < 0.2 * sharp < sharp < eval_gan.high_frequency_energy(noisy)
+    assert eval_gan.high_frequency_energy(np.full((32, 32, 3), 77, np.uint8)) == 0.0
+
+
+def test_balance_summarises_the_training_log(tmp_path):
+    from tools import eval_gan
+
+    log = tmp_path / "log.jsonl"
+    records = [{"step": 50 * (i + 1), "d_loss": 1.4 - 0.01 * i, "g_adv": 0.7, "d_real": 0.5, "d_fake": 0.5,
+                "d_stepped": 1.0, "psnr": 27.0} for i in range(12)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    spans = eval_gan.balance(log, windows=3)
+    assert [(s["first_step"], s["last_step"]) for s in spans] == [(0, 200), (200, 400), (400, 600)]
+    assert spans[0]["d_loss"] == pytest.approx(np.mean([1.4, 1.39, 1.38, 1.37]))
+
+
+def test_eval_gan_tool_end_to_end(tmp_path, face):
+    from tools import eval_gan
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(face).save(data / "a.png")
+    Image.fromarray(face[:, ::-1]).save(data / "b.png")
+    out = tmp_path / "out"
+    assert eval_gan.main([str(data), "-o", str(out), "--qualities", "1"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    means = {r["decoder"]: r for r in results["means"]}
+    assert results["images"] == 2 and set(means) == {"faithful", "realistic"}
+    assert means["faithful"]["bpp"] == means["realistic"]["bpp"]  # the same files
+    assert 0 < means["faithful"]["hf_ratio"] < 1.5 and means["realistic"]["psnr"] > 15
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("## ") and "gan_crops.png" in summary
+    assert Image.open(out / "gan_crops.png").size == (2 * 128, 2 * 3 * 128)
