@@ -231,3 +231,38 @@ def test_unknown_architecture_is_refused(tmp_path):
     config.write_text(TINY_CONFIG.format(extra="").replace("[model]\n", '[model]\narchitecture = "resnet"\n'))
     with pytest.raises(SystemExit, match="unknown architecture 'resnet'"):
         train.TrainConfig.from_toml(config)
+
+
+def test_eval_study_codes_every_run_and_compares_at_equal_rate(trained, image_folder, tmp_path):
+    from tools import eval_study
+
+    config, run = trained
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for p in image_folder.iterdir():
+        mask = np.zeros((64, 64), np.uint8)
+        mask[16:48, 20:44] = 255
+        Image.fromarray(mask).save(masks / p.name)
+    out = tmp_path / "out"
+    spec = f"{run}:{config}"
+    assert eval_study.main([str(image_folder), "-o", str(out), "--masks", str(masks), "--run", f"a={spec}",
+                            "--run", f"b={spec}", "--compare", "b:a"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["images"] == 4 and results["training"]["a"]["steps"] == 3
+    points = results["curves"]["a"]
+    assert [p["level"] for p in points] == [1, 2] and all(p["face_psnr"] is not None for p in points)
+    # Real files: at least the container's header, and the same run twice codes identically.
+    assert all(p["bpp"] * 64 * 64 / 8 > 16 for p in points) and results["curves"]["b"] == points
+    bd = results["comparisons"][0]["bd_rate"]
+    assert set(bd) == set(eval_study.METRICS)
+    for cell in bd.values():
+        assert cell["percent"] is None or abs(cell["percent"]) < 1e-6
+    assert (out / "summary.md").read_text().startswith("## ")
+
+
+def test_eval_study_rejects_unknown_comparisons(trained, image_folder, tmp_path):
+    from tools import eval_study
+
+    config, run = trained
+    with pytest.raises(SystemExit):
+        eval_study.main([str(image_folder), "-o", str(tmp_path), "--run", f"a={run}:{config}", "--compare", "x:a"])
