@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     images = dataset(image_files(args.data), args.limit)
     if not images:
         p.error(f"no images in {args.data}")
+    # Provenance first: the code and weights that run are the ones of the start.
+    prov = provenance(["python", "-m", "tools.eval_gan", *(sys.argv[1:] if argv is None else argv)], images)
     rows = []
     for image in tqdm(images, desc="gan-eval", unit="img"):
         rows += [{"image": Path(image.path).name, **r} for r in evaluate_image(load_rgb(Path(image.path)), qualities)]
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "hf_sigma": HF_SIGMA,
         "means": aggregate(rows),
         "balance": balance(args.log) if args.log else [],
-        "provenance": provenance(["python", "-m", "tools.eval_gan", *(sys.argv[1:] if argv is None else argv)], images),
+        "provenance": prov,
     }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "per_image.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

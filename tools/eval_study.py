@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     images = dataset(image_files(args.data), args.limit)
     masks = {} if args.masks is None else load_masks(args.data, args.masks)
+    # Provenance first: the code that runs is the one of the start.
+    prov = provenance(["python", "-m", "tools.eval_study", *(sys.argv[1:] if argv is None else argv)], images)
     runs = [Run(*spec) for spec in args.run]
     rows = [row for run in runs for row in measure(run, images, masks)]
     points = curves(rows)
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "training": {run.name: training_summary(run) for run in runs},
         "curves": points,
         "comparisons": [compare(points, test, anchor) for test, anchor in args.compare],
-        "provenance": provenance(["python", "-m", "tools.eval_study", *(sys.argv[1:] if argv is None else argv)], images),
+        "provenance": prov,
     }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "per_image.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
