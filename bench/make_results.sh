@@ -13,11 +13,16 @@
 #
 # Extra arguments go to both `nfc bench` runs (e.g. --peer-weights DIR). DATA overrides the
 # data folder (default: ../shared/data beside the repository).
+#
+# The faces' visual grid is made from docs/example/face.png, not from the test faces: the
+# report copies every grid into bench/img/, which is committed, and the CelebA faces must
+# never be.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 CODECS=nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer
 
-python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces "$@"
+python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces \
+    --grid-from docs/example "$@"
 python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "$@"
 python -m bench.report faces=bench/results/faces kodak=bench/results/kodak -o bench/RESULTS.md

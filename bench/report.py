@@ -39,9 +39,10 @@ def render_dataset(folder: Path, level: int = 1, image_prefix: str = "") -> str:
     grid_json = folder / grid.GRID_JSON
     if grid_json.is_file():
         g = json.loads(grid_json.read_text())
+        source = f" of the images in `{g['images_from']}`" if "images_from" in g else ""
         figures += [
-            (f"Crops at matched file size (each codec's setting closest to {g['target_bpp']} "
-            "bpp, whole file; captions give bytes and PSNR):"),
+            (f"Crops{source} at matched file size (each codec's setting closest to "
+            f"{g['target_bpp']} bpp, whole file; captions give bytes and PSNR):"),
             "",
             f"![visual grid at matched file size]({image_prefix}{grid.GRID_FILE})",
             "",
