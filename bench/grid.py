@@ -1,4 +1,4 @@
-"""Side-by-side crops at matched file size: original | JPEG | WebP | AVIF | nfc.
+"""Side-by-side crops at matched file size: original | JPEG | WebP | AVIF | nfc | nfc-gan.
 
     image --every quality of each codec's sweep--> file sizes --closest to the target bytes-->
         one setting per codec --decode, crop--> one row of the grid (grid.png, grid.json)
@@ -35,7 +35,7 @@ from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
 
 GRID_FILE = "grid.png"
 GRID_JSON = "grid.json"
-GRID_CODECS = ("jpeg", "webp", "avif", "nfc")
+GRID_CODECS = ("jpeg", "webp", "avif", "nfc", "nfc-gan")
 DEFAULT_TARGET_BPP = 0.25
 DEFAULT_IMAGES = 3
 DEFAULT_CROP = 192

@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-CODECS=nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer
+CODECS=nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer
 
 python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces \
     --grid-from docs/example "$@"
