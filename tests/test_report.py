@@ -106,3 +106,54 @@ def test_report_needs_results(tmp_path):
         report.main([f"faces={tmp_path}", "-o", str(tmp_path / "R.md")])
     assert exc.value.code == 2
 
+
+def _section(folder: Path, title: str, body: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "summary.md").write_text(f"## {title}\n\n{body}\n")
+    return folder / "summary.md"
+
+
+def test_sections_follow_the_data_sets_in_order_with_their_images(results_folder, tmp_path):
+    roi = _section(tmp_path / "runs" / "roi", "ROI at equal size",
+                   "![faces](plot.png) and [curves](sub/curve.png), ![gone](missing.png), "
+                   "![web](https://example.org/x.png)\n\n### Details\n\nmore")
+    Image.new("RGB", (4, 4), "red").save(roi.parent / "plot.png")
+    (roi.parent / "sub").mkdir()
+    Image.new("RGB", (4, 4), "blue").save(roi.parent / "sub" / "curve.png")
+    gan = _section(tmp_path / "runs" / "gan-eval", "GAN decoder", "no figures")
+    again = _section(tmp_path / "other" / "roi", "ROI again", "![faces](plot.png)")
+    Image.new("RGB", (4, 4), "green").save(again.parent / "plot.png")
+    out = tmp_path / "bench" / "RESULTS.md"
+    argv = [f"faces={results_folder}", "-o", str(out)]
+    for section in (gan, roi, again):
+        argv += ["--section", str(section)]
+    assert report.main(argv) == 0
+    text = out.read_text()
+    order = ["# faces", f"# {report.SECTIONS_TITLE}", "## GAN decoder", "## ROI at equal size",
+             "### Details", "## ROI again"]
+    positions = [text.index(f"\n{heading}\n") for heading in order]
+    assert positions == sorted(positions)
+    assert "![faces](img/roi_plot.png) and [curves](img/roi_sub_curve.png)" in text
+    assert "![gone](missing.png)" in text and "![web](https://example.org/x.png)" in text
+    assert "![faces](img/roi-2_plot.png)" in text
+    img = tmp_path / "bench" / "img"
+    assert Image.open(img / "roi_plot.png").getpixel((0, 0)) == (255, 0, 0)
+    assert Image.open(img / "roi_sub_curve.png").getpixel((0, 0)) == (0, 0, 255)
+    assert Image.open(img / "roi-2_plot.png").getpixel((0, 0)) == (0, 128, 0)
+
+
+def test_without_sections_there_is_no_studies_part(results_folder, tmp_path):
+    out = tmp_path / "RESULTS.md"
+    assert report.main([f"faces={results_folder}", "-o", str(out)]) == 0
+    assert report.SECTIONS_TITLE not in out.read_text()
+
+
+def test_a_missing_or_headless_section_is_a_usage_error(results_folder, tmp_path, capsys):
+    headless = tmp_path / "headless.md"
+    headless.write_text("# Not a section\n")
+    for section, message in ((tmp_path / "runs" / "nope.md", "nope.md not found"),
+                             (headless, "must start with a '## Title' heading")):
+        with pytest.raises(SystemExit) as exc:
+            report.main([f"faces={results_folder}", "--section", str(section), "-o", str(tmp_path / "R.md")])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "R.md").exists()
