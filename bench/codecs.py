@@ -16,6 +16,8 @@ chroma subsampling, spelled out explicitly so that results record them:
     avif      libavif (aom)    speed 6, subsampling 4:2:0     0..90
     jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
     nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
+    nfc-gan   neuralcodec      model gan (cvae's files, GAN   available_qualities(model="gan")
+                               decoder)
     compressai-peer  CompressAI ScaleHyperprior (bmshj2018-hyperprior), one weights file
               per quality, from CodecConfig.peer_weights (`--peer-weights DIR`)
 
@@ -29,6 +31,10 @@ CompressAI's `bmshj2018-hyperprior` architecture) meant to be trained on the sam
 the same compute as nfc. No pretrained weights exist offline and none are faked: without
 `peer_weights` the codec is skipped with that reason. Its files are CompressAI's streams in
 a minimal wrapper (CompressAIFile), whose few bytes are counted like nfc's header.
+
+`nfc-gan` writes nfc's bitstream marked for the realistic (adversarially fine-tuned) decoder
+and decodes it that way; it may cover fewer qualities than nfc. Where the installed
+neuralcodec has no "gan" model, or its weights are missing, it is skipped with the reason.
 """
 
 import hashlib
@@ -48,6 +54,7 @@ WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
 JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 NFC_MODEL = "cvae"
+NFC_GAN_MODEL = "gan"
 PEER_STRIDE = 64
 
 
@@ -127,12 +134,12 @@ class NeuralCodec:
     """neuralcodec's public API: `compress(image, quality=q, model=m)` and `decompress(data)`.
 
     Its settings name the model, the package version and the SHA-256 of the weights, so
-    results of other weights are never mixed in on resume.
+    results of other weights are never mixed in on resume. A model this installation does
+    not know, or cannot load, makes the codec unavailable (CodecUnavailable), not a crash
+    in the middle of a run.
     """
 
-    name = "nfc"
-
-    def __init__(self, model: str = NFC_MODEL) -> None:
+    def __init__(self, model: str = NFC_MODEL, name: str = "nfc") -> None:
         try:
             import neuralcodec
         except ImportError as exc:
@@ -144,17 +151,26 @@ class NeuralCodec:
         ]
         if missing:
             raise CodecUnavailable(f"neuralcodec has no {', '.join(missing)} yet")
+        from neuralcodec.errors import NfcError
+        from neuralcodec.models.registry import load_model, weights_sha256
+
+        self.name = name
         self._api = neuralcodec
         self._model = model
-        self.qualities = tuple(neuralcodec.available_qualities(model=model))
+        try:
+            # spec_for raises ValueError for an unknown model, load_model UnknownModel for
+            # missing or mismatched weights, weights_sha256 OSError for a missing file.
+            self.qualities = tuple(neuralcodec.available_qualities(model=model))
+            load_model(model)
+            weights = weights_sha256(model)
+        except (ValueError, OSError, NfcError) as exc:
+            raise CodecUnavailable(f"neuralcodec cannot run model {model!r}: {exc}") from exc
         if not self.qualities:
             raise CodecUnavailable(f"neuralcodec has no qualities for model {model!r}")
-        from neuralcodec.models.registry import weights_sha256
-
         self.settings = {
             "model": model,
             "neuralcodec": getattr(neuralcodec, "__version__", "unknown"),
-            "weights_sha256": weights_sha256(model),
+            "weights_sha256": weights,
         }
 
     def encode(self, img: Image.Image, quality: int) -> bytes:
@@ -350,6 +366,7 @@ _REGISTRY: dict[str, Callable[[CodecConfig], Codec]] = {
     "avif": lambda config: _avif(),
     "jxl": lambda config: _jxl(),
     "nfc": lambda config: NeuralCodec(),
+    "nfc-gan": lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"),
     "compressai-peer": _peer,
 }
 

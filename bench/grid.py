@@ -1,4 +1,4 @@
-"""Side-by-side crops at matched file size: original | JPEG | WebP | AVIF | nfc.
+"""Side-by-side crops at matched file size: original | JPEG | WebP | AVIF | nfc | nfc-gan.
 
     image --every quality of each codec's sweep--> file sizes --closest to the target bytes-->
         one setting per codec --decode, crop--> one row of the grid (grid.png, grid.json)
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
 
 GRID_FILE = "grid.png"
 GRID_JSON = "grid.json"
-GRID_CODECS = ("jpeg", "webp", "avif", "nfc")
+GRID_CODECS = ("jpeg", "webp", "avif", "nfc", "nfc-gan")
 DEFAULT_TARGET_BPP = 0.25
 DEFAULT_IMAGES = 3
 DEFAULT_CROP = 192
@@ -87,6 +88,12 @@ def matched_row(
     return row
 
 
+def _folder_name(paths: Iterable[Path]) -> str:
+    """The images' folder, relative to the repository where it lies inside, else absolute."""
+    folder = Path(os.path.commonpath([p.resolve().parent for p in paths]))
+    return (folder.relative_to(rd.REPO_ROOT) if folder.is_relative_to(rd.REPO_ROOT) else folder).as_posix()
+
+
 def make_grid(
     image_paths: Sequence[Path],
     codec_names: Sequence[str],
@@ -97,7 +104,10 @@ def make_grid(
     crop: int = DEFAULT_CROP,
     config: CodecConfig = DEFAULT_CONFIG,
 ) -> dict:
-    """Writes out_dir/grid.png and out_dir/grid.json; returns what grid.json holds."""
+    """Writes out_dir/grid.png and out_dir/grid.json; returns what grid.json holds.
+
+    grid.json names the folder the images came from ("images_from"), since it need not be
+    the benchmark's data (SuiteOptions.grid_from)."""
     codecs, skipped = rd.resolve_codecs(codec_names, config)
     if not codecs:
         raise ValueError(f"none of {', '.join(codec_names)} can run here: {skipped}")
@@ -130,6 +140,7 @@ def make_grid(
     plt.close(fig)
 
     summary = {
+        "images_from": _folder_name(path for path, *_ in rows),
         "target_bpp": target_bpp,
         "crop": crop,
         "skipped": skipped,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate bench/RESULTS.md: the full benchmark on the 500 test faces and the 24 Kodak
-# images (every codec, RD + BD-rate, plots, visual grid, speed), then the report.
+# images (every codec, RD + BD-rate, plots, visual grid, speed), then the report, with the
+# variant studies' summaries (runs/*/summary.md, made by tools/) that exist.
 #
 #   bench/make_results.sh --fresh        # after new weights or libraries: start over
 #   bench/make_results.sh                # resume an interrupted run
@@ -13,11 +14,31 @@
 #
 # Extra arguments go to both `nfc bench` runs (e.g. --peer-weights DIR). DATA overrides the
 # data folder (default: ../shared/data beside the repository).
+#
+# The faces' visual grid is made from docs/example/face.png, not from the test faces: the
+# report copies every grid into bench/img/, which is committed, and the CelebA faces must
+# never be.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-CODECS=nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer
+CODECS=nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer
 
-python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces "$@"
+python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces \
+    --grid-from docs/example "$@"
 python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "$@"
-python -m bench.report faces=bench/results/faces kodak=bench/results/kodak -o bench/RESULTS.md
+
+# Variant studies: each tool in tools/ writes OUT/summary.md; the report includes those that exist.
+SECTIONS=()
+add_section() {  # add_section SUMMARY_MD HOW_TO_MAKE_IT
+    if [[ -f $1 ]]; then
+        SECTIONS+=(--section "$1")
+    else
+        echo "make_results.sh: section $1 skipped, not there (to make it: $2)" >&2
+    fi
+}
+add_section runs/roi/summary.md \
+    "python -m tools.eval_roi $DATA/faces/test -o runs/roi --qualities 1,3,6 --masks runs/masks"
+add_section runs/gan-eval/summary.md "see docs/models.md"
+add_section runs/study-eval/summary.md "see docs/models.md"
+
+python -m bench.report faces=bench/results/faces kodak=bench/results/kodak "${SECTIONS[@]}" -o bench/RESULTS.md

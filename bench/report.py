@@ -2,8 +2,15 @@
 
     OUT/results.json (+ rd_*.png, grid.png/json, speed.json) --render_dataset--> Markdown
     NAME=OUT ... --main--> bench/RESULTS.md, with the PNGs copied to bench/img/NAME_*.png
+    --section FILE ... --> its part "Variants and training studies", one FILE after another
 
-    python -m bench.report faces=bench/results/faces kodak=bench/results/kodak -o bench/RESULTS.md
+    python -m bench.report faces=bench/results/faces kodak=bench/results/kodak -o bench/RESULTS.md \
+        [--section runs/roi/summary.md ...]
+
+A section file is the summary.md of a study tool in tools/ (e.g. tools/eval_roi.py): Markdown
+whose first line is a `## Title` heading and which states its own command and machine. It is
+included as written, except that links to PNG files beside it are rewritten to copies in
+bench/img/ (prefixed with the file's folder name), since the tools write to git-ignored runs/.
 
 bench/make_results.sh runs the benchmarks and then this; RESULTS.md is never edited by hand.
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -21,6 +29,10 @@ from bench import grid, plot, rd, speed
 
 REGENERATE = "bench/make_results.sh --fresh"
 FIGURES = [name for _, name in plot.PLOTS.values()] + [grid.GRID_FILE]
+SECTIONS_TITLE = "Variants and training studies"
+SECTION_HEADING = "## "
+# A Markdown link target that is a relative path to a PNG: `![alt](a/b.png)` or `[text](b.png)`.
+PNG_LINK = re.compile(r"(\]\()(?![a-z][a-z0-9+.-]*:|/)([^)\s]+\.png)(\))", re.IGNORECASE)
 NOTES = {
     "kodak": "Kodak images are 768×512 natural photos (not faces); the nfc model was trained "
     "only on 128×128 faces and is reported here as it is.",
@@ -39,9 +51,10 @@ def render_dataset(folder: Path, level: int = 1, image_prefix: str = "") -> str:
     grid_json = folder / grid.GRID_JSON
     if grid_json.is_file():
         g = json.loads(grid_json.read_text())
+        source = f" of the images in `{g['images_from']}`" if "images_from" in g else ""
         figures += [
-            (f"Crops at matched file size (each codec's setting closest to {g['target_bpp']} "
-            "bpp, whole file; captions give bytes and PSNR):"),
+            (f"Crops{source} at matched file size (each codec's setting closest to "
+            f"{g['target_bpp']} bpp, whole file; captions give bytes and PSNR):"),
             "",
             f"![visual grid at matched file size]({image_prefix}{grid.GRID_FILE})",
             "",
@@ -59,8 +72,37 @@ def _machine(results: dict) -> str:
     return f"{device['cpu']}, {device['cpu_count']} CPU cores, {device['platform']}; GPU: {gpu}"
 
 
-def render_report(folders: dict[str, Path], image_dir: Path, image_prefix: str) -> str:
-    """RESULTS.md for the named results folders; copies their figures into `image_dir`."""
+def _unique_prefix(name: str, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "section"
+    prefix, n = base, 1
+    while prefix in used:
+        n += 1
+        prefix = f"{base}-{n}"
+    used.add(prefix)
+    return prefix
+
+
+def render_section(path: Path, image_dir: Path, image_prefix: str, file_prefix: str) -> str:
+    """A section file's Markdown; the PNGs it links beside it are copied into `image_dir` as
+    file_prefix + "_" + their relative path (slashes as "_") and relinked as image_prefix + that."""
+    text = path.read_text()
+
+    def relink(match: re.Match) -> str:
+        source = path.parent / match[2]
+        if not source.is_file():
+            return match[0]
+        name = f"{file_prefix}_{match[2].replace('/', '_')}"
+        shutil.copyfile(source, image_dir / name)
+        return f"{match[1]}{image_prefix}{name}{match[3]}"
+
+    return PNG_LINK.sub(relink, text).rstrip("\n") + "\n"
+
+
+def render_report(
+    folders: dict[str, Path], image_dir: Path, image_prefix: str, sections: Sequence[Path] = ()
+) -> str:
+    """RESULTS.md for the named results folders, then the `sections` files in their order;
+    copies the figures of both into `image_dir`."""
     image_dir.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Benchmark results",
@@ -101,7 +143,30 @@ def render_report(folders: dict[str, Path], image_dir: Path, image_prefix: str) 
         if name in NOTES:
             lines += [NOTES[name], ""]
         lines.append(render_dataset(folder, level=2, image_prefix=f"{image_prefix}{name}_"))
+    if sections:
+        lines += [
+            f"# {SECTIONS_TITLE}",
+            "",
+            ("Each section below is the `summary.md` written by a study tool in `tools/`, "
+            "included as it is: it states its own command and machine. "
+            "`bench/make_results.sh` includes those that exist."),
+            "",
+        ]
+        used = set(folders)
+        for path in sections:
+            prefix = _unique_prefix(path.parent.resolve().name, used)
+            lines.append(render_section(path, image_dir, image_prefix, prefix))
     return "\n".join(lines)
+
+
+def _check_section(path: Path) -> str | None:
+    """Why `path` cannot be a section, or None."""
+    if not path.is_file():
+        return f"section file {path} not found"
+    first = next((line for line in path.read_text().splitlines() if line.strip()), "")
+    if not first.startswith(SECTION_HEADING):
+        return f"section file {path} must start with a '{SECTION_HEADING}Title' heading, not {first[:60]!r}"
+    return None
 
 
 def _named_folder(text: str) -> tuple[str, Path]:
@@ -116,13 +181,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("folders", nargs="+", type=_named_folder, metavar="NAME=FOLDER",
                    help="results folders of `nfc bench`, in the order to report them")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/RESULTS.md"), help="default: %(default)s")
+    p.add_argument("--section", type=Path, action="append", default=[], metavar="FILE",
+                   help=f"a study's summary.md (first line '{SECTION_HEADING}Title'), added under "
+                   f"'# {SECTIONS_TITLE}' after the data sets; repeatable, kept in order")
     args = p.parse_args(argv)
     folders = dict(args.folders)
     for folder in folders.values():
         if not (folder / rd.RESULTS_FILE).is_file():
             p.error(f"{folder / rd.RESULTS_FILE} not found; run `nfc bench DATA -o {folder}` first")
+    for section in args.section:
+        if problem := _check_section(section):
+            p.error(problem)
     image_dir = args.output.parent / "img"
-    args.output.write_text(render_report(folders, image_dir, "img/"))
+    args.output.write_text(render_report(folders, image_dir, "img/", args.section))
     print(args.output)
     return 0
 

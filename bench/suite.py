@@ -3,11 +3,14 @@
     DATA_DIR --bench.rd--> per_image.jsonl, results.json   (resumable)
              --bench.plot--> rd_psnr.png, rd_ms_ssim.png
              --bench.grid--> grid.png, grid.json           (matched file size)
+    GRID_FROM (default DATA_DIR) --^
              --bench.speed--> speed.json                   (unless measure_speed=False)
              --bench.report--> summary.md                  (all of the above as Markdown)
 
 Every step reads the same images (the first `limit`, sorted by name) and the same codec
-options. Each step can also be run alone: `python -m bench.rd`, `python bench/plot.py OUT`,
+options, except the grid where `grid_from` names another folder: grid.png is copied into the
+committed bench/img/, so a data set that must not be committed (the CelebA test faces) gets
+its grid from images that may be (docs/example). Each step can also be run alone: `python -m bench.rd`, `python bench/plot.py OUT`,
 `python -m bench.grid`, `python -m bench.report`.
 """
 
@@ -29,6 +32,7 @@ class SuiteOptions:
     config: CodecConfig = field(default_factory=CodecConfig)
     face_mask: str = masks.NO_MASKS
     grid_images: int = grid.DEFAULT_IMAGES
+    grid_from: Path | None = None
     grid_bpp: float = grid.DEFAULT_TARGET_BPP
     measure_speed: bool = True
     speed_batch: int = speed.DEFAULT_BATCH
@@ -49,6 +53,8 @@ def run(
     weights: the runner refuses to mix results of other settings)."""
     paths = rd.image_files(data_dir)
     subset = sorted(paths)[: options.limit]
+    # Listed before the long RD sweep so that a wrong folder fails at once.
+    grid_paths = subset if options.grid_from is None else rd.image_files(options.grid_from)
     if options.fresh:
         _remove_previous(out_dir)
     results = rd.run(
@@ -64,7 +70,7 @@ def run(
     grid_codecs = [c for c in grid.GRID_CODECS if c in results["codecs"]]
     if grid_codecs and options.grid_images > 0:
         grid.make_grid(
-            subset,
+            grid_paths,
             grid_codecs,
             out_dir,
             n_images=options.grid_images,

@@ -303,6 +303,57 @@ def test_nfc_runs_through_the_benchmark(image_paths, tmp_path):
     assert "## nfc: container header overhead" in (tmp_path / rd.SUMMARY_FILE).read_text()
 
 
+def test_nfc_gan_is_skipped_with_the_reason_where_the_model_is_unknown(image_paths, tmp_path, monkeypatch):
+    """Before neuralcodec ships a "gan" model (or with it taken away), nfc-gan is skipped."""
+    from neuralcodec.models import registry
+
+    monkeypatch.setattr(registry, "MODELS", tuple(s for s in registry.MODELS if s.alias != "gan"))
+    with pytest.raises(CodecUnavailable, match="cannot run model 'gan': unknown model 'gan'"):
+        get_codec("nfc-gan")
+    results = rd.run(image_paths, ["jpeg", "nfc-gan"], tmp_path)
+    assert set(results["rd"]) == {"jpeg"}
+    assert "unknown model 'gan'" in results["skipped"]["nfc-gan"]
+    assert "- nfc-gan: neuralcodec cannot run model 'gan'" in (tmp_path / rd.SUMMARY_FILE).read_text()
+
+
+def test_nfc_gan_codes_with_the_gan_model_and_its_few_qualities(image_paths, tmp_path, monkeypatch):
+    """nfc-gan through a fake neuralcodec API of 5 qualities: its name, model and settings,
+    and BD-rate / fixed-bpp tables that cope with a short curve."""
+    import neuralcodec
+    from neuralcodec.models import registry
+
+    jpeg = get_codec("jpeg")
+    real_qualities = neuralcodec.available_qualities
+    compressed_with = []
+
+    def compress(img, quality, model):
+        compressed_with.append(model)
+        return jpeg.encode(img, (2, 5, 10, 30, 70)[quality - 1])
+
+    monkeypatch.setattr(neuralcodec, "available_qualities",
+                        lambda model="cvae": [1, 2, 3, 4, 5] if model == "gan" else real_qualities(model))
+    monkeypatch.setattr(registry, "load_model", lambda name: None)
+    monkeypatch.setattr(registry, "weights_sha256", lambda name: f"sha-of-{name}")
+    monkeypatch.setattr(neuralcodec, "compress", compress)
+    monkeypatch.setattr(neuralcodec, "decompress", jpeg.decode)
+    monkeypatch.setattr(neuralcodec, "inspect", lambda data: types.SimpleNamespace(header_bytes=2))
+
+    codec = get_codec("nfc-gan")
+    assert codec.name == "nfc-gan" and codec.qualities == (1, 2, 3, 4, 5)
+    assert codec.settings["model"] == "gan" and codec.settings["weights_sha256"] == "sha-of-gan"
+    results = rd.run(image_paths, ["jpeg", "webp", "nfc-gan"], tmp_path)
+    assert set(compressed_with) == {"gan"}
+    assert [p["quality"] for p in results["rd"]["nfc-gan"]] == [1, 2, 3, 4, 5]
+    for metric in rd.BD_METRICS:
+        for anchor in ("jpeg", "webp"):
+            bd = results["bd_rate"][metric]["nfc-gan"][anchor]
+            assert (bd["percent"] is None) == (bd["reason"] is not None)
+        assert results["bd_rate"][metric]["nfc-gan"]["jpeg"]["percent"] == pytest.approx(0, abs=20)
+    assert set(results["at_bpp"]["psnr"]["nfc-gan"]) == {str(r) for r in rd.FIXED_BPP}
+    summary = (tmp_path / rd.SUMMARY_FILE).read_text()
+    assert "| nfc-gan |" in summary and "### nfc-gan (model gan" in summary
+
+
 # ---- metrics added for issue 3: VIF, L1, L2, face region ----
 
 

@@ -192,3 +192,12 @@ def test_bench_unknown_codec_is_a_one_line_usage_error(capsys, tmp_path, face):
     Image.fromarray(face).save(tmp_path / "a.png")
     code, _, err = run(capsys, "bench", str(tmp_path), "--codecs", "jpeg,nope", "-o", str(tmp_path / "o"))
     assert code == 2 and one_line_error(err) and "unknown codec 'nope'" in err
+
+
+def test_bench_grid_from_a_missing_folder_is_a_one_line_usage_error(capsys, tmp_path, face):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "bench", str(tmp_path), "--codecs", "jpeg", "-o", str(out),
+                       "--grid-from", str(tmp_path / "nope"))
+    assert code == 2 and one_line_error(err) and "nope is not a folder" in err
+    assert not (out / "per_image.jsonl").exists()

@@ -193,3 +193,6 @@ def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
     assert set(summary) == {"plain", "roi+2"}
     assert abs(summary["roi+2"]["bytes_vs_plain"]) <= 0.03
     assert summary["roi+2"]["face_psnr"] > summary["plain"]["face_psnr"]
+    section = (out / "summary.md").read_text()
+    assert section.startswith("## ") and "python -m tools.eval_roi " in section
+    assert "- Machine: " in section and "| 3 | roi+2 |" in section

@@ -1,6 +1,6 @@
 """Face-aware bit allocation (ROI) against plain coding at the same file size.
 
-    python tools/eval_roi.py ../shared/data/faces/test -o runs/roi-eval
+    python -m tools.eval_roi ../shared/data/faces/test -o runs/roi-eval
 
 For every image and quality: code it without ROI and with the face ROI (the bounding box of
 the detected face ellipse, i.e. what ``--roi auto`` uses), decode both, and measure against
@@ -17,7 +17,9 @@ the original:
 The ROI files are rate-matched at encode time (the default of ``neuralcodec.compress``): the
 inside gets +BOOST levels and the outside offset is searched per image so that the file is
 as close as possible to the plain file. Several boosts can be compared (``--boosts 1,2,3``).
-Means per (quality, boost) go to OUT/results.json with provenance and to stdout as a table.
+Means per (quality, boost) go to OUT/results.json with provenance, and as a table to stdout
+and to OUT/summary.md (a `## ` section stating its command and machine, which
+`python -m bench.report --section OUT/summary.md` adds to bench/RESULTS.md).
 Runs at low priority (nice 15) and on one thread unless told otherwise.
 """
 
@@ -70,6 +72,48 @@ def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
 
 
+TITLE = "## Face-aware bit allocation (ROI) at equal file size"
+TABLE_HEADER = [
+    "| quality | variant | bytes | vs plain | face PSNR | face MS-SSIM | background PSNR | whole PSNR |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def table(summary: list[dict]) -> list[str]:
+    """The means per (quality, variant) as Markdown table lines."""
+    lines = list(TABLE_HEADER)
+    for e in summary:
+        vs = f"{100 * e['bytes_vs_plain']:+.1f} %" if "bytes_vs_plain" in e else ""
+        lines.append(f"| {e['quality']} | {e['variant']} | {e['bytes']:.1f} | {vs} | {e['face_psnr']:.2f} | "
+                     f"{e['face_ms_ssim']:.4f} | {e['background_psnr']:.2f} | {e['psnr']:.2f} |")
+    return lines
+
+
+def render_summary(results: dict, faces_line: str) -> str:
+    """OUT/summary.md: the table with its command, machine, code, weights and data."""
+    prov = results["provenance"]
+    device, data = prov["device"], prov["dataset"]
+    return "\n".join([
+        TITLE,
+        "",
+        "```bash",
+        prov["command"],
+        "```",
+        "",
+        (f"- Machine: {device['cpu']}, {device['cpu_count']} CPU cores, {device['torch_threads']} torch "
+         f"thread(s); GPU: {device['cuda'] or 'none'}"),
+        f"- Code: git `{prov['git']['sha']}`" + (" (uncommitted changes)" if prov["git"]["dirty"] else "")
+        + f", model cvae, weights sha256 `{prov['weights_sha256']}`; run {prov['timestamp']}",
+        f"- Data: {data['n_images']} images from `{data['root']}`, dataset sha256 `{data['sha256']}`; {faces_line}",
+        ("- Face = the elliptical Haar face mask (PSNR in dB); face MS-SSIM over the ellipse's bounding box; "
+         "background = pixels outside the ellipse; means of per-image values; bytes are whole .nfc files. "
+         "The ROI files are rate-matched to the plain file of the same quality (`vs plain`)."),
+        "",
+        *table(results["summary"]),
+        "",
+    ])
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", type=Path, help="folder of face images")
@@ -85,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    command = ["python", "-m", "tools.eval_roi", *(sys.argv[1:] if argv is None else argv)]
     os.nice(args.nice)
     import torch
     from tqdm import tqdm
@@ -130,21 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         summary.append(entry)
     no_face = sum(boxes[p.name] is None for p in files)
     results = {
-        "provenance": {**provenance([sys.executable, *sys.argv], images), "weights_sha256": weights_sha256("cvae")},
+        "provenance": {**provenance(command, images), "weights_sha256": weights_sha256("cvae")},
         "faces": {"images": len(files), "no_face_detected": no_face,
                   "no_face_rule": "centred fallback ellipse for the metrics; coded without ROI"},
         "summary": summary,
     }
+    faces_line = f"face found in {len(files) - no_face} ({no_face} use the centred fallback ellipse)"
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "results.json").write_text(json.dumps(results, indent=1))
+    (args.output / "summary.md").write_text(render_summary(results, faces_line))
 
-    print(f"{len(files)} images, face found in {len(files) - no_face} ({no_face} use the centred fallback ellipse)")
-    print("| quality | variant | bytes | vs plain | face PSNR | face MS-SSIM | background PSNR | whole PSNR |")
-    print("|---|---|---|---|---|---|---|---|")
-    for e in summary:
-        vs = f"{100 * e['bytes_vs_plain']:+.1f} %" if "bytes_vs_plain" in e else ""
-        print(f"| {e['quality']} | {e['variant']} | {e['bytes']:.1f} | {vs} | {e['face_psnr']:.2f} | "
-              f"{e['face_ms_ssim']:.4f} | {e['background_psnr']:.2f} | {e['psnr']:.2f} |")
+    print(f"{len(files)} images, {faces_line}")
+    print("\n".join(table(summary)))
     return 0
 
 

@@ -148,6 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         config=CodecConfig(peer_weights=args.peer_weights),
         face_mask=args.face_mask,
         grid_images=args.grid_images,
+        grid_from=args.grid_from,
         grid_bpp=args.grid_bpp,
         measure_speed=not args.no_speed,
         speed_batch=args.speed_batch,
@@ -223,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--face-mask", default="none", metavar="MODULE:FUNCTION",
                        help="face mask provider for face-region metrics (default: none)")
     bench.add_argument("--grid-images", type=int, default=3, metavar="N", help="rows of the visual grid (default 3)")
+    bench.add_argument("--grid-from", type=Path, metavar="DIR",
+                       help="folder of the grid's images (default: DATA); e.g. docs/example where "
+                       "DATA must not be committed, since bench/report.py copies grid.png into bench/img/")
     bench.add_argument("--grid-bpp", type=float, default=0.25, metavar="BPP",
                        help="target rate of the visual grid (default 0.25)")
     bench.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
