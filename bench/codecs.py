@@ -270,7 +270,7 @@ def _peer(config: CodecConfig) -> CompressAICodec:
     if config.peer_weights is None:
         raise CodecUnavailable(
             "no weights for the learned peer (CompressAI bmshj2018-hyperprior trained with our "
-            "tools/train.py at nfc's compute); pass --peer-weights DIR once they exist"
+            "tools/train.py, tools/configs/study/peer.toml); pass --peer-weights DIR"
         )
     files = sorted(Path(config.peer_weights).glob("*.pt"))
     if not files:
@@ -278,16 +278,18 @@ def _peer(config: CodecConfig) -> CompressAICodec:
     import torch
     from compressai.models import ScaleHyperprior
 
-    models, digests = {}, {}
+    models, digests, steps = {}, {}, set()
     for quality, path in enumerate(files, start=1):
         state = torch.load(path, map_location="cpu", weights_only=True)
         models[quality] = ScaleHyperprior.from_state_dict(state.get("state_dict", state))
         digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return CompressAICodec(
-        "compressai-peer",
-        models,
-        {"architecture": "compressai.models.ScaleHyperprior", "weights_sha256": digests},
-    )
+        steps.add(state.get("trained_steps"))
+    settings = {"architecture": "compressai.models.ScaleHyperprior", "weights_sha256": digests}
+    if steps != {None}:
+        # tools/export.py records the run's steps (all lambdas together): the compute to read
+        # the peer's results against.
+        settings["trained_steps"] = sorted(steps, key=str)
+    return CompressAICodec("compressai-peer", models, settings)
 
 
 def _require_feature(feature: str, codec: str) -> str:

@@ -221,6 +221,7 @@ def test_peer_architecture_trains_one_model_per_lambda_and_exports_for_the_bench
     from bench.codecs import CodecConfig, get_codec
 
     codec = get_codec("compressai-peer", CodecConfig(peer_weights=out))
+    assert codec.qualities == (1, 2) and codec.settings["trained_steps"] == [3]
     img = Image.open(next(image_folder.iterdir())).convert("RGB")
     for quality in codec.qualities:
         assert codec.decode(codec.encode(img, quality)).size == img.size
