@@ -12,8 +12,13 @@
 # takes about 1.5-2 hours (mostly metrics: ~40 ms of CPU per decoded face, ~1 s per Kodak
 # image); it resumes where it stopped when run again without --fresh.
 #
-# Extra arguments go to both `nfc bench` runs (e.g. --peer-weights DIR). DATA overrides the
-# data folder (default: ../shared/data beside the repository).
+# Extra arguments go to both `nfc bench` runs. DATA overrides the data folder (default:
+# ../shared/data beside the repository). The learned peer (compressai-peer) reads its weights
+# from PEER_WEIGHTS (default runs/peer-weights, skipped with the reason where absent); they are
+# not shipped, make them with
+#   python tools/train.py tools/configs/study/peer.toml --data ../shared/data/faces/train --run runs/study-peer
+#   python tools/export.py runs/study-peer/checkpoint.pt tools/configs/study/peer.toml \
+#       -o runs/peer-weights --model-id bmshj2018-hyperprior-faces
 #
 # The faces' visual grid is made from docs/example/face.png, not from the test faces: the
 # report copies every grid into bench/img/, which is committed, and the CelebA faces must
@@ -22,10 +27,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 CODECS=nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer
+PEER_WEIGHTS=${PEER_WEIGHTS:-runs/peer-weights}
+PEER=()
+if [[ -d $PEER_WEIGHTS ]]; then
+    PEER=(--peer-weights "$PEER_WEIGHTS")
+fi
 
 python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces \
-    --grid-from docs/example "$@"
-python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "$@"
+    --grid-from docs/example "${PEER[@]}" "$@"
+python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "${PEER[@]}" "$@"
 
 # Variant studies: each tool in tools/ writes OUT/summary.md; the report includes those that exist.
 SECTIONS=()
@@ -38,7 +48,8 @@ add_section() {  # add_section SUMMARY_MD HOW_TO_MAKE_IT
 }
 add_section runs/roi/summary.md \
     "python -m tools.eval_roi $DATA/faces/test -o runs/roi --qualities 1,3,6 --masks runs/masks"
-add_section runs/gan-eval/summary.md "see docs/models.md"
-add_section runs/study-eval/summary.md "see docs/models.md"
+add_section runs/gan-eval/summary.md \
+    "python -m tools.eval_gan $DATA/faces/test -o runs/gan-eval --log runs/gan/log.jsonl"
+add_section runs/study-eval/summary.md "the tools/eval_study.py command in docs/models.md"
 
 python -m bench.report faces=bench/results/faces kodak=bench/results/kodak "${SECTIONS[@]}" -o bench/RESULTS.md
