@@ -21,8 +21,8 @@
 #       -o runs/peer-weights --model-id bmshj2018-hyperprior-faces
 #
 # The faces' visual grid is made from docs/example/face.png, not from the test faces: the
-# report copies every grid into bench/img/, which is committed, and the CelebA faces must
-# never be.
+# report copies every grid into bench/img/, which is committed, and the data sets' images
+# (CelebA faces, Kodak) must never be. For the same reason the Kodak run draws no grid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -35,7 +35,8 @@ fi
 
 python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o bench/results/faces \
     --grid-from docs/example "${PEER[@]}" "$@"
-python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak "${PEER[@]}" "$@"
+python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak \
+    --grid-images 0 "${PEER[@]}" "$@"
 
 # Variant studies: each tool in tools/ writes OUT/summary.md; the report includes those that exist.
 SECTIONS=()

@@ -27,7 +27,7 @@ EPILOG = """examples:
   nfc bench faces/ --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
 """
 
-BENCH_CODECS = "nfc,jpeg,jpeg444,webp,avif,jxl,compressai-peer"
+BENCH_CODECS = "nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer"
 BENCH_EPILOG = """Writes to OUT: per_image.jsonl (resumable), results.json (curves, BD-rates, provenance),
 rd_psnr.png, rd_ms_ssim.png, grid.png (+ grid.json), speed.json and summary.md (everything
 as Markdown). bench/RESULTS.md is made from two such folders by bench/make_results.sh.
