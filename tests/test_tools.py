@@ -267,3 +267,16 @@ def test_eval_study_rejects_unknown_comparisons(trained, image_folder, tmp_path)
     config, run = trained
     with pytest.raises(SystemExit):
         eval_study.main([str(image_folder), "-o", str(tmp_path), "--run", f"a={run}:{config}", "--compare", "x:a"])
+
+
+def test_config_extends_another_table_by_table(tmp_path):
+    base = write_config(tmp_path / "base.toml")
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "base.toml"\n\n[train]\nseed = 7\nface_weight = 2.0\n')
+    parent, cfg = train.TrainConfig.from_toml(base), train.TrainConfig.from_toml(child)
+    assert (cfg.seed, cfg.face_weight) == (7, 2.0)
+    assert (cfg.phases, cfg.lambdas, cfg.aux_lr) == (parent.phases, parent.lambdas, parent.aux_lr)
+    loop = tmp_path / "loop.toml"
+    loop.write_text('extends = "loop.toml"\n')
+    with pytest.raises(SystemExit, match="loops back"):
+        train.read_config(loop)

@@ -81,12 +81,12 @@ def balance(log: Path, windows: int = 6) -> list[dict]:
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     if not records:
         return []
-    out = []
+    out, previous = [], 0
     for chunk in np.array_split(np.arange(len(records)), min(windows, len(records))):
         span = [records[i] for i in chunk]
         mean = {k: float(np.mean([r[k] for r in span])) for k in ("d_loss", "g_adv", "d_real", "d_fake", "d_stepped", "psnr")}
-        out.append({"first_step": span[0]["step"] - (span[1]["step"] - span[0]["step"] if len(span) > 1 else 0),
-                    "last_step": span[-1]["step"], **mean})
+        out.append({"first_step": previous, "last_step": span[-1]["step"], **mean})
+        previous = span[-1]["step"]
     return out
 
 

@@ -50,6 +50,25 @@ class Phase:
 ARCHITECTURES = ("face-hyperprior", "bmshj2018-hyperprior")
 
 
+def read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A TOML config; ``extends = "other.toml"`` (relative to it) starts from that config, and
+    this file's keys replace the other's table by table (lists, e.g. phases, whole)."""
+    path = Path(path).resolve()
+    if path in seen:
+        raise SystemExit(f"error: {path}: 'extends' loops back to itself")
+    raw = tomllib.loads(path.read_text())
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    merged = read_config(path.parent / parent, (*seen, path))
+    for section, values in raw.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **values}
+        else:
+            merged[section] = values
+    return merged
+
+
 class PeerSet(nn.Module):
     """CompressAI ``ScaleHyperprior`` models, one per lambda, behind our model's training interface.
 
@@ -103,7 +122,7 @@ class TrainConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
-        raw = tomllib.loads(path.read_text())
+        raw = read_config(path)
         m, t = raw["model"], raw["train"]
         lambdas = tuple(float(v) for v in m["lambdas"])
         architecture = m.get("architecture", "face-hyperprior")

@@ -13,6 +13,7 @@ The id in a file's header says which decoder its writer meant.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -154,7 +155,6 @@ def load_model(name: str) -> FaceHyperprior:
             f"the {spec.model_id} decoder was trained for other {base_spec.model_id} weights than "
             "the installed ones; reinstall neuralcodec"
         )
-    base = _load_payload(base_spec)
-    model = build_model(base["config"], base["state_dict"])
+    model = copy.deepcopy(load_model(base_spec.alias))
     model.synthesis.load_state_dict(decoder["synthesis"])
     return model.eval()
