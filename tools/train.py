@@ -115,6 +115,11 @@ class TrainConfig:
     face_weight: float = 1.0
     background_weight: float = 1.0
     architecture: str = "face-hyperprior"
+    # Multi-scale data ([data] table): images larger than a scale are also seen downscaled to
+    # it (short side, in pixels); () = native size only. source_weights: the share of each
+    # --data folder in the batches (() = in proportion to their image counts).
+    scales: tuple[int, ...] = ()
+    source_weights: tuple[float, ...] = ()
 
     @property
     def masked(self) -> bool:
@@ -129,7 +134,8 @@ class TrainConfig:
         if architecture not in ARCHITECTURES:
             raise SystemExit(f"error: {path}: unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
         return cls(
-            model=HyperpriorConfig(m["channels"], m["latent_channels"], levels=len(lambdas)),
+            model=HyperpriorConfig(m["channels"], m["latent_channels"], levels=len(lambdas),
+                                   hyper_channels=m.get("hyper_channels")),
             lambdas=lambdas,
             phases=tuple(Phase(**p) for p in t["phases"]),
             seed=t["seed"],
@@ -142,6 +148,8 @@ class TrainConfig:
             face_weight=t.get("face_weight", 1.0),
             background_weight=t.get("background_weight", 1.0),
             architecture=architecture,
+            scales=tuple(int(v) for v in raw.get("data", {}).get("scales", ())),
+            source_weights=tuple(float(v) for v in raw.get("data", {}).get("source_weights", ())),
         )
 
     def build_model(self) -> nn.Module:
@@ -201,27 +209,62 @@ def pixel_weights(folder: Path, masks: Path, face: float, background: float) -> 
     return background + (face - background) * torch.stack(rows)
 
 
-def sample_batch(images: torch.Tensor, batch_size: int, crop: int, gen: torch.Generator,
-                 weights: torch.Tensor | None = None):
+@dataclass(frozen=True)
+class Bucket:
+    """Training images of one size from one source folder: uint8 [N, H, W, 3], optional
+    per-pixel distortion weights [N, H, W]."""
+
+    source: int
+    images: torch.Tensor
+    weights: torch.Tensor | None = None
+
+
+def downscale(images: torch.Tensor, short_side: int) -> torch.Tensor:
+    """uint8 [N, H, W, 3] -> the same images with their short side ``short_side`` (Lanczos)."""
+    _, h, w, _ = images.shape
+    ratio = short_side / min(h, w)
+    size = (round(w * ratio), round(h * ratio))
+    arrays = [np.asarray(Image.fromarray(a).resize(size, Image.LANCZOS)) for a in images.numpy()]
+    return torch.from_numpy(np.stack(arrays))
+
+
+def build_buckets(sources: list[torch.Tensor], scales: tuple[int, ...], min_size: int) -> list[Bucket]:
+    """Each source at its native size and at every scale below it (and at least ``min_size``)."""
+    buckets = []
+    for index, images in enumerate(sources):
+        buckets.append(Bucket(index, images))
+        native = min(images.shape[1:3])
+        for scale in sorted(scales):
+            if min_size <= scale < native:
+                buckets.append(Bucket(index, downscale(images, scale)))
+    return buckets
+
+
+def sample_batch(buckets: list[Bucket], source_weights: torch.Tensor, batch_size: int, crop: int,
+                 gen: torch.Generator):
     """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1].
 
-    With ``weights`` ([N, H, W], e.g. from :func:`pixel_weights`) the same crops of the
-    weights come back too, as a pair.
+    Each image picks a source folder (by ``source_weights``), then one of its sizes that
+    holds the crop, then an image. Where the buckets carry weights (face masking), the same
+    crops of the weights come back too, as a pair.
     """
-    n, h, w, _ = images.shape
-    idx = torch.randint(0, n, (batch_size,), generator=gen)
-    tops = torch.randint(0, h - crop + 1, (batch_size,), generator=gen)
-    lefts = torch.randint(0, w - crop + 1, (batch_size,), generator=gen)
-    flips = torch.rand(batch_size, generator=gen) < 0.5
     crops, weight_crops = [], []
-    for i, t, l, f in zip(idx.tolist(), tops.tolist(), lefts.tolist(), flips.tolist()):
-        c = images[i, t : t + crop, l : l + crop]
-        crops.append(c.flip(1) if f else c)
-        if weights is not None:
-            w = weights[i, t : t + crop, l : l + crop]
-            weight_crops.append(w.flip(1) if f else w)
+    sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
+    for source in sources.tolist():
+        fits = [b for b in buckets if b.source == source and min(b.images.shape[1:3]) >= crop]
+        bucket = fits[int(torch.randint(0, len(fits), (1,), generator=gen))]
+        n, h, w, _ = bucket.images.shape
+        i = int(torch.randint(0, n, (1,), generator=gen))
+        t = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
+        left = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
+        flip = bool(torch.rand(1, generator=gen) < 0.5)
+        c = bucket.images[i, t : t + crop, left : left + crop]
+        crops.append(c.flip(1) if flip else c)
+        if bucket.weights is not None:
+            wc = bucket.weights[i, t : t + crop, left : left + crop]
+            weight_crops.append(wc.flip(1) if flip else wc)
     x = torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
-    return x if weights is None else (x, torch.stack(weight_crops))
+    return (x, torch.stack(weight_crops)) if weight_crops else x
 
 
 def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor,
@@ -245,7 +288,8 @@ def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas
 
 
 def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -> dict:
-    """The state dict of a weights file, its quality levels resampled to this config's levels."""
+    """The state dict of a weights file, its quality levels resampled to this config's levels
+    (:func:`widen_state` then grows it where the config is wider)."""
     state = dict(load_weights_file(path)["state_dict"])
     have = state[GAIN_KEYS[0]].shape[0]
     if positions is None:
@@ -257,6 +301,37 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
         raise SystemExit(f"error: --init-levels has {len(positions)} positions, the config {levels} levels")
     state.update({k: resample_log_gains(state[k], positions) for k in GAIN_KEYS})
     return state
+
+
+def widen_state(state: dict, model: nn.Module) -> dict:
+    """``state`` (a narrower model of the same kind) grown to ``model``'s shapes, same function.
+
+    Each widened tensor of the analysis and synthesis keeps the old values in its leading
+    block; the rest comes from ``model``'s
+    fresh initialisation, except the weights from new input channels to old output channels,
+    which are zero, so the old channels compute what they did and the new ones start to
+    contribute as those weights train. GDN's fresh cross terms are already zero (its gamma
+    starts diagonal), so a widened GDN normalises old channels by old channels only.
+    """
+    fresh = model.state_dict()
+    grown = dict(state)
+    transposed = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d)}
+    for key, new in fresh.items():
+        old = state.get(key)
+        if old is None or old.shape == new.shape or not key.startswith(("analysis.", "synthesis.")):
+            continue
+        if old.dim() != new.dim() or any(o > n for o, n in zip(old.shape, new.shape)):
+            raise SystemExit(f"error: cannot widen {key} from {tuple(old.shape)} to {tuple(new.shape)}")
+        value = new.clone()
+        if old.dim() == 4:
+            out_dim, in_dim = (1, 0) if key in transposed else (0, 1)
+            block = [slice(None)] * 4
+            block[out_dim] = slice(0, old.shape[out_dim])
+            block[in_dim] = slice(old.shape[in_dim], None)
+            value[tuple(block)] = 0
+        value[tuple(slice(0, n) for n in old.shape)] = old
+        grown[key] = value
+    return grown
 
 
 class StopGuard:
@@ -293,7 +368,8 @@ def save_checkpoint(path: Path, **state) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", type=Path, help="TOML config (see tools/configs/)")
-    p.add_argument("--data", type=Path, required=True, help="folder of training images (same size each)")
+    p.add_argument("--data", type=Path, required=True, action="append",
+                   help="folder of training images (one size per folder); repeat for several sources")
     p.add_argument("--run", type=Path, required=True, help="run folder: checkpoint.pt, log.jsonl")
     p.add_argument("--init", type=Path, help="warm-start model weights from this weights file")
     p.add_argument("--init-levels", type=lambda v: [float(x) for x in v.split(",")], metavar="POSITIONS",
@@ -337,17 +413,25 @@ def main(argv: list[str] | None = None) -> int:
     elif args.init:
         if cfg.architecture != "face-hyperprior":
             raise SystemExit("error: --init warm-starts face-hyperprior models only")
-        model.load_state_dict(warm_start_weights(args.init, args.init_levels, cfg.model.levels))
+        model.load_state_dict(widen_state(warm_start_weights(args.init, args.init_levels, cfg.model.levels), model))
         print(f"warm start from {args.init}", file=sys.stderr)
 
-    images = load_images(args.data, args.cache_dir)
-    weights = None
+    sources = [load_images(folder, args.cache_dir) for folder in args.data]
     if cfg.masked:
         if args.masks is None:
             raise SystemExit("error: the config weights face and background differently: pass --masks")
-        weights = pixel_weights(args.data, args.masks, cfg.face_weight, cfg.background_weight)
-        if weights.shape != images.shape[:3]:
-            raise SystemExit(f"error: masks {tuple(weights.shape)} do not match the images {tuple(images.shape[:3])}")
+        if len(args.data) != 1 or cfg.scales:
+            raise SystemExit("error: face masking trains on one --data folder at its native size")
+        weights = pixel_weights(args.data[0], args.masks, cfg.face_weight, cfg.background_weight)
+        if weights.shape != sources[0].shape[:3]:
+            raise SystemExit(f"error: masks {tuple(weights.shape)} do not match the images {tuple(sources[0].shape[:3])}")
+        buckets = [Bucket(0, sources[0], weights)]
+    else:
+        buckets = build_buckets(sources, cfg.scales, min(p.crop for p in cfg.phases))
+    if cfg.source_weights and len(cfg.source_weights) != len(sources):
+        raise SystemExit(f"error: [data] source_weights has {len(cfg.source_weights)} entries "
+                         f"for {len(sources)} --data folders")
+    source_weights = torch.tensor(cfg.source_weights or [float(len(s)) for s in sources])
     lambdas = torch.tensor(cfg.lambdas, device=device)
     model.train()
 
@@ -372,10 +456,9 @@ def main(argv: list[str] | None = None) -> int:
             phase = cfg.phase_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
-            if weights is None:
-                x, w = sample_batch(images, phase.batch_size, phase.crop, gen).to(device), None
-            else:
-                x, w = (t.to(device) for t in sample_batch(images, phase.batch_size, phase.crop, gen, weights))
+            batch = sample_batch(buckets, source_weights, phase.batch_size, phase.crop, gen)
+            x, w = batch if cfg.masked else (batch, None)
+            x, w = x.to(device), None if w is None else w.to(device)
             level = cfg.batch_levels(step, phase.batch_size, gen).to(device)
 
             loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step), w)

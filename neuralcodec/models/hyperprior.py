@@ -59,9 +59,27 @@ SCALE_TABLE = tuple(float(s) for s in np.exp(np.linspace(math.log(0.11), math.lo
 class HyperpriorConfig:
     """Architecture of :class:`FaceHyperprior`."""
 
-    channels: int = 64
+    #: N: feature channels of the analysis and synthesis transforms, or their widths at
+    #: 1/2, 1/4 and 1/8 scale (a 3-tuple).
+    channels: int | tuple[int, int, int] = 64
+    #: M: channels of the latent y.
     latent_channels: int = 128
     levels: int = 8
+    #: Feature and hyper-latent channels of the hyper transforms (None: ``channels``).
+    hyper_channels: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.channels, int):  # weights files store the tuple as a list
+            object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.hyper_channels is None and not isinstance(self.channels, int):
+            raise ValueError("per-scale channels need hyper_channels")
+
+    @property
+    def hyper_width(self) -> int:
+        if self.hyper_channels is not None:
+            return self.hyper_channels
+        assert isinstance(self.channels, int)  # checked in __post_init__
+        return self.channels
 
 
 @dataclass(frozen=True)
@@ -168,16 +186,16 @@ class FaceHyperprior(nn.Module):
     def __init__(self, config: HyperpriorConfig = HyperpriorConfig()):
         super().__init__()
         self.config = config
-        n, m = config.channels, config.latent_channels
+        n, m, hyper = config.channels, config.latent_channels, config.hyper_width
         self.analysis = AnalysisTransform(n, m)
         self.synthesis = SynthesisTransform(n, m)
-        self.hyper_analysis = HyperAnalysis(n, m)
-        self.hyper_synthesis = HyperSynthesis(n, m)
-        self.hyper_entropy = EntropyBottleneck(n)
+        self.hyper_analysis = HyperAnalysis(hyper, m)
+        self.hyper_synthesis = HyperSynthesis(hyper, m)
+        self.hyper_entropy = EntropyBottleneck(hyper)
         self.latent_entropy = GaussianConditional(list(SCALE_TABLE))
         # Quantisation step halves about every two levels at init; training moves them.
         self.gains = GainUnits(config.levels, m, log_spread=math.log(2.0) * (config.levels - 1) / 2)
-        self.hyper_gains = GainUnits(config.levels, n, log_spread=0.0)
+        self.hyper_gains = GainUnits(config.levels, hyper, log_spread=0.0)
 
     @property
     def levels(self) -> int:
@@ -293,7 +311,7 @@ class FaceHyperprior(nn.Module):
         """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
         lv = torch.tensor([level])
         h, w = encoded.hyper_hw
-        shape = torch.Size((1, self.config.channels, h, w))
+        shape = torch.Size((1, self.config.hyper_width, h, w))
         z_symbols = decode_symbols(
             encoded.hyper_stream, self._hyper_indexes(shape), self._tables(self.hyper_entropy)
         )

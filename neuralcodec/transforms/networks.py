@@ -27,6 +27,19 @@ LATENT_STRIDE = 16
 STRIDE = 64
 
 
+Widths = int | tuple[int, int, int]
+
+
+def stage_widths(channels: Widths) -> tuple[int, int, int]:
+    """Feature channels at 1/2, 1/4 and 1/8 scale: one N for all, or one per scale."""
+    if isinstance(channels, int):
+        return (channels, channels, channels)
+    widths = tuple(int(c) for c in channels)
+    if len(widths) != 3:
+        raise ValueError(f"need one width per scale (1/2, 1/4, 1/8), got {widths}")
+    return widths  # type: ignore[return-value]
+
+
 def _conv(in_ch: int, out_ch: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2)
 
@@ -38,36 +51,42 @@ def _deconv(in_ch: int, out_ch: int, kernel: int = 5, stride: int = 2) -> nn.Con
 
 
 class AnalysisTransform(nn.Sequential):
-    """g_a: image [B, 3, H, W] -> latent y [B, M, H/16, W/16]."""
+    """g_a: image [B, 3, H, W] -> latent y [B, M, H/16, W/16].
 
-    def __init__(self, channels: int, latent_channels: int):
+    ``channels``: N, or the widths at 1/2, 1/4 and 1/8 scale (:func:`stage_widths`).
+    """
+
+    def __init__(self, channels: Widths, latent_channels: int):
+        half, quarter, eighth = stage_widths(channels)
         super().__init__(
-            _conv(3, channels),
-            GDN(channels),
-            _conv(channels, channels),
-            GDN(channels),
-            _conv(channels, channels),
-            GDN(channels),
-            _conv(channels, latent_channels),
+            _conv(3, half),
+            GDN(half),
+            _conv(half, quarter),
+            GDN(quarter),
+            _conv(quarter, eighth),
+            GDN(eighth),
+            _conv(eighth, latent_channels),
         )
 
 
 class SynthesisTransform(nn.Sequential):
     """g_s: latent y_hat [B, M, h, w] -> image x_hat [B, 3, 16h, 16w] (not clamped).
 
+    ``channels``: N, or the widths at 1/2, 1/4 and 1/8 scale (:func:`stage_widths`).
     ``forward`` runs layer by layer with autograd (training); :meth:`infer` computes the same
     function for decoding, with each deconv + IGDN pair as one fused op where it pays off.
     """
 
-    def __init__(self, channels: int, latent_channels: int):
+    def __init__(self, channels: Widths, latent_channels: int):
+        half, quarter, eighth = stage_widths(channels)
         super().__init__(
-            _deconv(latent_channels, channels),
-            GDN(channels, inverse=True),
-            _deconv(channels, channels),
-            GDN(channels, inverse=True),
-            _deconv(channels, channels),
-            GDN(channels, inverse=True),
-            _deconv(channels, 3),
+            _deconv(latent_channels, eighth),
+            GDN(eighth, inverse=True),
+            _deconv(eighth, quarter),
+            GDN(quarter, inverse=True),
+            _deconv(quarter, half),
+            GDN(half, inverse=True),
+            _deconv(half, 3),
         )
 
     @torch.no_grad()
