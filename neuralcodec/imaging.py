@@ -149,3 +149,23 @@ def encode_image_file(img: Image.Image, path: Path | str) -> bytes:
     except (KeyError, OSError, ValueError) as exc:
         raise InvalidImage(f"cannot write {fmt} image: {exc}") from None
     return buf.getvalue()
+
+
+#: Suffixes of the images of a data folder (:func:`image_files`).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+#: The lossless ones: what a benchmark may use as a source.
+LOSSLESS_SUFFIXES = (".png", ".bmp", ".ppm", ".tif", ".tiff")
+
+
+def image_files(folder: Path | str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """The images directly in ``folder`` (by suffix, case-insensitive), sorted by name.
+
+    ValueError if ``folder`` is not a folder or holds none.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not paths:
+        raise ValueError(f"no {'/'.join(suffixes)} images in {folder}")
+    return paths
