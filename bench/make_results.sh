@@ -16,8 +16,8 @@
 # ../shared/data beside the repository). The learned peer (compressai-peer) reads its weights
 # from PEER_WEIGHTS (default runs/peer-weights, skipped with the reason where absent); they are
 # not shipped, make them with
-#   python tools/train.py tools/configs/study/peer.toml --data ../shared/data/faces/train --run runs/study-peer
-#   python tools/export.py runs/study-peer/checkpoint.pt tools/configs/study/peer.toml \
+#   python -m tools.train tools/configs/study/peer.toml --data ../shared/data/faces/train --run runs/study-peer
+#   python -m tools.export runs/study-peer/checkpoint.pt tools/configs/study/peer.toml \
 #       -o runs/peer-weights --model-id bmshj2018-hyperprior-faces
 #
 # The faces' visual grid is made from docs/example/face.png, not from the test faces: the

@@ -1,4 +1,4 @@
-"""Small helpers shared by the tests (importable because pytest puts tests/ on sys.path)."""
+"""Small helpers shared by the tests (pytest imports test modules with tests/ as their root)."""
 
 from __future__ import annotations
 

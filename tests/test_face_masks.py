@@ -1,10 +1,9 @@
-"""neuralcodec.faces: Haar face detection, elliptical masks and the per-dataset cache."""
+"""neuralcodec.faces: Haar face detection and elliptical masks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from neuralcodec import faces
 
@@ -57,48 +56,6 @@ def test_mask_of_an_image_uses_the_fallback_without_a_face():
 def test_box_without_shape_is_a_value_error():
     with pytest.raises(ValueError, match="shape"):
         faces.face_mask(faces.Box(0, 0, 10, 10))
-
-
-@pytest.fixture
-def tiny_dataset(tmp_path, face):
-    data = tmp_path / "data"
-    data.mkdir()
-    Image.fromarray(face).save(data / "a.png")
-    Image.fromarray(GREY).save(data / "b.png")
-    return data
-
-
-def test_mask_cache_round_trip(tiny_dataset, tmp_path):
-    cache = tmp_path / "masks"
-    path = faces.write_mask_cache(tiny_dataset, cache)
-    assert path.exists() and path == faces.cache_path(tiny_dataset, cache)
-    boxes = faces.load_boxes(tiny_dataset, cache)
-    assert boxes["a.png"] == faces.detect_face(tiny_dataset / "a.png") and boxes["b.png"] is None
-    masks = faces.load_masks(tiny_dataset, cache)
-    assert masks["a.png"].shape == (128, 128) and masks["b.png"][64, 64]
-    assert faces.load_masks(tiny_dataset, cache, fallback=False)["b.png"] is None
-
-
-def test_cache_of_another_file_list_is_not_used(tiny_dataset, tmp_path, face):
-    cache = tmp_path / "masks"
-    faces.write_mask_cache(tiny_dataset, cache)
-    Image.fromarray(face).save(tiny_dataset / "c.png")
-    with pytest.raises(FileNotFoundError, match="make_masks"):
-        faces.load_boxes(tiny_dataset, cache)
-
-
-def test_user_supplied_mask_folder(tiny_dataset, tmp_path):
-    folder = tmp_path / "user"
-    folder.mkdir()
-    for name in ("a", "b"):
-        m = np.zeros((128, 128), np.uint8)
-        m[40:80, 30:90] = 255
-        Image.fromarray(m).save(folder / f"{name}.png")
-    masks = faces.load_masks(tiny_dataset, folder)
-    assert masks["a.png"].sum() == 40 * 60
-    (folder / "b.png").unlink()
-    with pytest.raises(FileNotFoundError, match="b.png"):
-        faces.load_masks(tiny_dataset, folder)
 
 
 @pytest.mark.faces

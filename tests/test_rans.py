@@ -1,13 +1,13 @@
 """Tests of the native rANS coder ``neuralcodec._C`` (csrc/rans/).
 
-Checked against: a pure-Python reference (tests/rans_reference.py), CompressAI's coder
+Checked against: a pure-Python reference (neuralcodec/entropy/reference.py), CompressAI's coder
 (byte-identical streams both ways), and hostile input (truncations, bit flips, forged
 streams, fuzzing) that must only ever raise RansDecodeError / RansArgumentError.
 """
 
 import numpy as np
 import pytest
-import rans_reference as ref
+from neuralcodec.entropy import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -176,12 +176,11 @@ def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
     """tools/eval_roi.py end to end on the bundled face: one table row per variant."""
     import json
     import shutil
-    import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
     from tools import eval_roi
+
+    root = Path(__file__).resolve().parent.parent
 
     data = tmp_path / "data"
     data.mkdir()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -28,12 +27,11 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import neuralcodec
+from bench import metrics
+from bench.rd import load_rgb, provenance
 
-import neuralcodec  # noqa: E402
-from bench import metrics  # noqa: E402
-from bench.rd import load_rgb, provenance  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 HF_SIGMA = 1.5
 DECODERS = ("faithful", "realistic")

@@ -137,17 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     import neuralcodec
     from bench.rd import dataset, provenance
     from neuralcodec import codec, faces
+    from neuralcodec.imaging import image_files
     from neuralcodec.models.registry import weights_sha256
+    from tools import mask_cache
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
     qualities = [int(q) for q in args.qualities.split(",")]
     boosts = [codec.ROI_DEFAULT_BOOST] if args.boosts is None else [float(b) for b in args.boosts.split(",")]
 
-    if not faces.cache_path(args.data, args.masks).exists():
-        faces.write_mask_cache(args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces"))
-    boxes = faces.load_boxes(args.data, args.masks)
-    files = faces.image_files(args.data)[: args.limit]
+    if not mask_cache.cache_path(args.data, args.masks).exists():
+        mask_cache.write_mask_cache(args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces"))
+    boxes = mask_cache.load_boxes(args.data, args.masks)
+    files = image_files(args.data)[: args.limit]
     images = dataset(files, None)
 
     rows: dict[tuple[int, str], list[dict]] = {}

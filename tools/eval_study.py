@@ -32,20 +32,15 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tools"))
-
-from train import TrainConfig  # noqa: E402
-
-from bench import metrics  # noqa: E402
-from bench.bdrate import RdCurve, bd_rate, quality_at_rate  # noqa: E402
-from bench.rd import dataset, image_files, load_rgb, provenance  # noqa: E402
-from neuralcodec import imaging  # noqa: E402
-from neuralcodec.container import NfcFile, pack  # noqa: E402
-from neuralcodec.faces import load_masks  # noqa: E402
-from neuralcodec.models.hyperprior import FaceHyperprior  # noqa: E402
-from neuralcodec.transforms.networks import STRIDE  # noqa: E402
+from bench import metrics
+from bench.bdrate import RdCurve, bd_rate, quality_at_rate
+from bench.rd import dataset, image_files, load_rgb, provenance
+from neuralcodec import imaging
+from neuralcodec.container import NfcFile, pack
+from neuralcodec.models.hyperprior import FaceHyperprior
+from neuralcodec.transforms.networks import STRIDE
+from tools.mask_cache import load_masks
+from tools.train import TrainConfig
 
 METRICS = {
     "psnr": "PSNR (dB)",

@@ -1,6 +1,6 @@
 """Turn a training checkpoint into a shipped weights file.
 
-    python tools/export.py runs/cvae/checkpoint.pt tools/configs/cvae.toml \
+    python -m tools.export runs/cvae/checkpoint.pt tools/configs/cvae.toml \
         -o neuralcodec/weights/face-hyperprior-v2.pt --model-id face-hyperprior-v2
 
 The integer CDF tables are computed here, once, and stored with the weights: decoders load
@@ -16,7 +16,7 @@ A ``bmshj2018-hyperprior`` run (the benchmark's learned peer, see tools/train.py
 folder instead, one CompressAI ``ScaleHyperprior`` state dict per lambda, lowest rate first,
 which is what ``nfc bench --peer-weights DIR`` reads:
 
-    python tools/export.py runs/peer/checkpoint.pt tools/configs/peer.toml -o runs/peer-weights --model-id peer
+    python -m tools.export runs/peer/checkpoint.pt tools/configs/peer.toml -o runs/peer-weights --model-id peer
 """
 
 from __future__ import annotations
@@ -24,20 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import TrainConfig
-
-from neuralcodec.models.hyperprior import (
-    GAIN_KEYS,
-    FaceHyperprior,
-    HyperpriorConfig,
-    resample_log_gains,
-)
+from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, resample_log_gains
+from tools.train import TrainConfig
 
 
 def export_peer(cfg: TrainConfig, state: dict, folder: Path, model_id: str) -> None:
@@ -77,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if positions != sorted(positions) or len(set(positions)) != len(positions):
         p.error("--level-positions must be strictly increasing")
     weights.update({k: resample_log_gains(weights[k], positions) for k in GAIN_KEYS})
-    model = FaceHyperprior(HyperpriorConfig(cfg.model.channels, cfg.model.latent_channels, len(positions)))
+    model = FaceHyperprior(replace(cfg.model, levels=len(positions)))
     model.load_state_dict(weights)
     model.eval()
     model.update_tables()

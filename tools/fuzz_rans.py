@@ -1,12 +1,12 @@
 """Fuzz the rANS lane decoder of neuralcodec._C: only RansDecodeError / RansArgumentError may escape.
 
-    nice -n 15 env OMP_NUM_THREADS=1 python tools/fuzz_rans.py --seconds 300            # atheris if installed
-    nice -n 15 env OMP_NUM_THREADS=1 python tools/fuzz_rans.py --seconds 300 --driver random
+    nice -n 15 env OMP_NUM_THREADS=1 python -m tools.fuzz_rans --seconds 300            # atheris if installed
+    nice -n 15 env OMP_NUM_THREADS=1 python -m tools.fuzz_rans --seconds 300 --driver random
 
 Each input is one byte choosing a target, then the stream bytes:
 
 * ``small``: a 1-lane stream of 24 symbols over 6 random tables, decoded by the C++ coder *and*
-  by the pure-Python reference (tests/rans_reference.py): both must reject it, or both must
+  by the pure-Python reference (neuralcodec/entropy/reference.py): both must reject it, or both must
   return the same symbols (differential fuzzing);
 * ``lanes``: a 3-lane stream of 131,089 symbols over a sparse table (so valid streams are ~100
   bytes), decoded with 1 or 2 threads; only a crash, hang or foreign exception is a failure.
@@ -28,11 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch  # noqa: F401  (loads libc10 for neuralcodec._C)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's build, not an installed one
-import rans_reference as ref
-
 from neuralcodec import _C
+from neuralcodec.entropy import reference as ref
 
 EXPECTED = (_C.RansDecodeError, _C.RansArgumentError)
 

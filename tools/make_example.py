@@ -4,7 +4,7 @@ It is the head of NASA's public-domain portrait of astronaut Eileen Collins, as 
 scikit-image (``skimage.data.astronaut()``), cropped square around the face like the
 training faces and resized with Lanczos. Re-running this script reproduces the file.
 
-    python tools/make_example.py [-o docs/example/face.png]
+    python -m tools.make_example [-o docs/example/face.png]
 """
 
 from __future__ import annotations

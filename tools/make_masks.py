@@ -1,11 +1,11 @@
 """Detect the face of every image of a data folder and cache the boxes, for masked training
 and face-region metrics.
 
-    python tools/make_masks.py ../shared/data/faces/train -o masks/
+    python -m tools.make_masks ../shared/data/faces/train -o masks/
 
 Writes ``masks/faces-<hash>.npz`` (names, sizes, boxes; the hash covers the file list and
 the detector settings, so a changed folder or detector gets a new cache). Load it with
-``neuralcodec.faces.load_masks(DATA, "masks/")``, which also accepts a folder of
+``tools.mask_cache.load_masks(DATA, "masks/")``, which also accepts a folder of
 user-supplied mask images. Prints the detection rate.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from neuralcodec import faces
+from tools import mask_cache
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=15, help="lower this process's priority by N (default 15)")
     args = parser.parse_args(argv)
     os.nice(args.nice)
-    path = faces.cache_path(args.data, args.output)
+    path = mask_cache.cache_path(args.data, args.output)
     if args.force or not path.exists():
-        path = faces.write_mask_cache(args.data, args.output, progress=lambda it: tqdm(it, desc="detecting faces"))
-    boxes = faces.load_boxes(args.data, args.output)
+        path = mask_cache.write_mask_cache(args.data, args.output, progress=lambda it: tqdm(it, desc="detecting faces"))
+    boxes = mask_cache.load_boxes(args.data, args.output)
     found = sum(b is not None for b in boxes.values())
     print(f"{path}: faces found in {found} of {len(boxes)} images ({100 * found / max(1, len(boxes)):.1f} %)")
     sizes = np.array([(b.w, b.h) for b in boxes.values() if b is not None])

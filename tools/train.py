@@ -1,6 +1,6 @@
 """Train the variable-rate face codec on a folder of images.
 
-    python tools/train.py tools/configs/cvae.toml --data ../shared/data/faces/train --run runs/cvae
+    python -m tools.train tools/configs/cvae.toml --data ../shared/data/faces/train --run runs/cvae
 
 ``[model] architecture`` picks what trains: ``face-hyperprior`` (ours, the default: one
 variable-rate model, a gain per quality level) or ``bmshj2018-hyperprior``, CompressAI's
@@ -17,11 +17,8 @@ across sessions. ``log.jsonl`` in the run folder records rate and distortion.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
-import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -29,14 +26,21 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import tomllib
 import torch
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
 from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, HyperpriorConfig, resample_log_gains
 from neuralcodec.models.registry import load_weights_file
+from tools.training import (
+    Bucket,
+    StopGuard,
+    build_buckets,
+    load_images,
+    read_config,
+    sample_batch,
+    save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -48,25 +52,6 @@ class Phase:
 
 
 ARCHITECTURES = ("face-hyperprior", "bmshj2018-hyperprior")
-
-
-def read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """A TOML config; ``extends = "other.toml"`` (relative to it) starts from that config, and
-    this file's keys replace the other's table by table (lists, e.g. phases, whole)."""
-    path = Path(path).resolve()
-    if path in seen:
-        raise SystemExit(f"error: {path}: 'extends' loops back to itself")
-    raw = tomllib.loads(path.read_text())
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    merged = read_config(path.parent / parent, (*seen, path))
-    for section, values in raw.items():
-        if isinstance(values, dict) and isinstance(merged.get(section), dict):
-            merged[section] = {**merged[section], **values}
-        else:
-            merged[section] = values
-    return merged
 
 
 class PeerSet(nn.Module):
@@ -182,89 +167,14 @@ class TrainConfig:
         return self.phases[-1]
 
 
-def load_images(folder: Path, cache_dir: Path) -> torch.Tensor:
-    """All images of ``folder`` as uint8 [N, H, W, 3] (same size required), cached as .npy."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if not files:
-        raise SystemExit(f"no images in {folder}")
-    key = f"{folder.resolve().as_posix()}|{len(files)}|{files[0].name}|{files[-1].name}"
-    cache = cache_dir / f"images-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
-    if cache.exists():
-        return torch.from_numpy(np.load(cache))
-    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in tqdm(files, desc="loading images")]
-    stack = np.stack(arrays)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, stack)
-    os.replace(tmp, cache)
-    return torch.from_numpy(stack)
-
-
 def pixel_weights(folder: Path, masks: Path, face: float, background: float) -> torch.Tensor:
     """Per-pixel distortion weights [N, H, W] of the images of ``folder`` (load_images order)."""
-    from neuralcodec.faces import image_files, load_masks
+    from neuralcodec.imaging import image_files
+    from tools.mask_cache import load_masks
 
     by_name = load_masks(folder, masks)
     rows = [torch.from_numpy(by_name[p.name].astype(np.float32)) for p in image_files(folder)]
     return background + (face - background) * torch.stack(rows)
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """Training images of one size from one source folder: uint8 [N, H, W, 3], optional
-    per-pixel distortion weights [N, H, W]."""
-
-    source: int
-    images: torch.Tensor
-    weights: torch.Tensor | None = None
-
-
-def downscale(images: torch.Tensor, short_side: int) -> torch.Tensor:
-    """uint8 [N, H, W, 3] -> the same images with their short side ``short_side`` (Lanczos)."""
-    _, h, w, _ = images.shape
-    ratio = short_side / min(h, w)
-    size = (round(w * ratio), round(h * ratio))
-    arrays = [np.asarray(Image.fromarray(a).resize(size, Image.LANCZOS)) for a in images.numpy()]
-    return torch.from_numpy(np.stack(arrays))
-
-
-def build_buckets(sources: list[torch.Tensor], scales: tuple[int, ...], min_size: int) -> list[Bucket]:
-    """Each source at its native size and at every scale below it (and at least ``min_size``)."""
-    buckets = []
-    for index, images in enumerate(sources):
-        buckets.append(Bucket(index, images))
-        native = min(images.shape[1:3])
-        for scale in sorted(scales):
-            if min_size <= scale < native:
-                buckets.append(Bucket(index, downscale(images, scale)))
-    return buckets
-
-
-def sample_batch(buckets: list[Bucket], source_weights: torch.Tensor, batch_size: int, crop: int,
-                 gen: torch.Generator):
-    """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1].
-
-    Each image picks a source folder (by ``source_weights``), then one of its sizes that
-    holds the crop, then an image. Where the buckets carry weights (face masking), the same
-    crops of the weights come back too, as a pair.
-    """
-    crops, weight_crops = [], []
-    sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
-    for source in sources.tolist():
-        fits = [b for b in buckets if b.source == source and min(b.images.shape[1:3]) >= crop]
-        bucket = fits[int(torch.randint(0, len(fits), (1,), generator=gen))]
-        n, h, w, _ = bucket.images.shape
-        i = int(torch.randint(0, n, (1,), generator=gen))
-        t = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
-        left = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
-        flip = bool(torch.rand(1, generator=gen) < 0.5)
-        c = bucket.images[i, t : t + crop, left : left + crop]
-        crops.append(c.flip(1) if flip else c)
-        if bucket.weights is not None:
-            wc = bucket.weights[i, t : t + crop, left : left + crop]
-            weight_crops.append(wc.flip(1) if flip else wc)
-    x = torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
-    return (x, torch.stack(weight_crops)) if weight_crops else x
 
 
 def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor,
@@ -332,37 +242,6 @@ def widen_state(state: dict, model: nn.Module) -> dict:
         value[tuple(slice(0, n) for n in old.shape)] = old
         grown[key] = value
     return grown
-
-
-class StopGuard:
-    """Why a training loop should end now: the time budget ran out, or SIGINT/SIGTERM came.
-
-    Installing it replaces the default signal handlers, so a Ctrl-C ends the loop at a step
-    boundary and the caller writes its checkpoint instead of losing the last minutes.
-    """
-
-    def __init__(self, max_minutes: float):
-        self.start = time.monotonic()
-        self.max_seconds = max_minutes * 60
-        self.signals: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, frame: self.signals.append(signum))
-
-    def minutes(self) -> float:
-        return (time.monotonic() - self.start) / 60
-
-    def reason(self) -> str | None:
-        if self.signals:
-            return "stopped by signal"
-        if time.monotonic() - self.start > self.max_seconds:
-            return "time budget reached"
-        return None
-
-
-def save_checkpoint(path: Path, **state) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """Fine-tune a realistic (GAN) decoder for a shipped CVAE model; the bitstream stays the same.
 
-    python tools/train_gan.py tools/configs/gan.toml --data ../shared/data/faces/train --run runs/gan
-    python tools/train_gan.py tools/configs/gan.toml --run runs/gan --export neuralcodec/weights/<id>.pt
+    python -m tools.train_gan tools/configs/gan.toml --data ../shared/data/faces/train --run runs/gan
+    python -m tools.train_gan tools/configs/gan.toml --run runs/gan --export neuralcodec/weights/<id>.pt
 
 Only the synthesis transform (the decoder) trains; the encoder, hyperprior, gains and CDF
 tables are the base model's, frozen. A file encoded for the base model therefore decodes
@@ -37,11 +37,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import StopGuard, load_images, sample_batch, save_checkpoint
-
 from neuralcodec.models.hyperprior import FaceHyperprior
 from neuralcodec.models.registry import build_model, load_weights_file
+from tools.training import Bucket, StopGuard, load_images, sample_batch, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -186,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
 
     images = load_images(args.data, args.cache_dir)
+    buckets, one_source = [Bucket(0, images)], torch.ones(1)
     levels = torch.tensor(cfg.levels)
 
     def checkpoint() -> None:
@@ -200,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         total=cfg.steps, initial=step, desc="gan", dynamic_ncols=True
     ) as bar:
         while step < cfg.steps:
-            x = sample_batch(images, cfg.batch_size, images.shape[1], gen).to(device)
+            x = sample_batch(buckets, one_source, cfg.batch_size, images.shape[1], gen).to(device)
             level = levels[torch.randint(0, len(levels), (cfg.batch_size,), generator=gen)].to(device)
             latent = decoded_latents(model, x, level)
             x_hat = generator(latent)
