@@ -27,7 +27,6 @@ from neuralcodec.transforms.fused import (
     fused_deconv_igdn,
     fused_op_available,
     igdn_parameters,
-    use_fused_by_default,
 )
 
 CUDA = pytest.param(
@@ -158,11 +157,23 @@ def test_fused_decoder_matches_unfused_pixels(model, real_latent, device):
         assert np.array_equal(unfused, _to_8bit(synthesis(y.cpu())))
 
 
-def test_inference_default_is_the_fused_path_only_where_enabled(model, real_latent):
+@pytest.mark.parametrize("enabled", [True, False])
+def test_inference_default_is_the_fused_path_only_where_enabled(model, real_latent, monkeypatch, enabled):
+    _skip_unless_built("cpu")
+    calls = []
+    real_op = fused_module.fused_deconv_igdn
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real_op(*args, **kwargs)
+
+    monkeypatch.setattr(fused_module, "fused_deconv_igdn", spy)
+    monkeypatch.setitem(fused_module.FUSED_BY_DEFAULT, "cpu", enabled)
     with torch.no_grad():
         default = model.synthesis.infer(real_latent)
-    chosen = use_fused_by_default("cpu")
-    assert torch.equal(default, model.synthesis.infer(real_latent, fused=chosen))
+        layers = model.synthesis(real_latent)
+    assert len(calls) == (3 if enabled else 0)  # one per deconv + IGDN pair, or none
+    torch.testing.assert_close(default, layers, rtol=fused_module.FUSED_RTOL, atol=fused_module.FUSED_ATOL)
 
 
 def test_fused_op_is_identical_with_one_or_two_threads():

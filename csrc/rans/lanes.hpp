@@ -1,5 +1,5 @@
 // Lane layout of a multi-lane rANS stream, shared by the CPU coder
-// (rans_coder.cpp) and the CUDA decoder (rans_cuda.cu). Plain C++17 plus
+// (rans_coder.cpp) and the CUDA decoder (rans_cuda.cu). Standard C++ (C++20) plus
 // __host__ __device__ annotations under nvcc; no Python, no torch.
 //
 // A message of n symbols is split into L = lane_count(n) lanes: lane k holds

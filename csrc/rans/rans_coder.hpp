@@ -1,6 +1,6 @@
 // Safe rANS entropy coder, bitstream-compatible with CompressAI's
-// `compressai.ans.RansEncoder` / `RansDecoder`. Plain C++17: no Python, no
-// torch, so it can be fuzzed on its own.
+// `compressai.ans.RansEncoder` / `RansDecoder`. Standard C++ only (built as C++20
+// with the extension): no Python, no torch, so it can be fuzzed on its own.
 //
 // Bitstream layout (a sequence of 32-bit little-endian words):
 //
