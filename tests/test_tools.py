@@ -328,3 +328,20 @@ def test_multi_scale_batches_mix_sources_and_sizes():
     assert x.shape == (64, 3, 64, 64)
     from_large = x.flatten(1).mean(1) > 0.5
     assert 10 < int(from_large.sum()) < 54  # both sources appear at about half each
+
+
+def test_more_latent_channels_keep_the_reconstruction():
+    """widen_state from M=12 to M=20 latent channels: same x_hat, old channels' rate unchanged."""
+    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+
+    torch.manual_seed(0)
+    narrow = FaceHyperprior(HyperpriorConfig(8, 12, levels=2))
+    wide = FaceHyperprior(HyperpriorConfig((8, 12, 16), 20, levels=2, hyper_channels=8))
+    wide.load_state_dict(train.widen_state(narrow.state_dict(), wide))
+    narrow.eval(), wide.eval()
+    x, level = torch.rand(1, 3, 64, 64), torch.tensor([1])
+    with torch.no_grad():
+        a, b = narrow(x, level), wide(x, level)
+    torch.testing.assert_close(b.x_hat, a.x_hat, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b.likelihoods["y"][:, :12], a.likelihoods["y"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b.likelihoods["z"], a.likelihoods["z"])

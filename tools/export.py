@@ -12,6 +12,10 @@ axis (0 = the first trained lambda): fractional positions interpolate the log-ga
 nearest trained levels, positions outside the trained range extrapolate from the end pair.
 By default the shipped levels are the trained ones.
 
+``--half`` stores the parameters (not the buffers, e.g. the scale table) as float16 (half the file; the shipped set
+must stay small). The model is rounded to float16 *before* the CDF tables are computed, and
+loading casts back to float32 exactly, so encoder and decoder see the same values.
+
 A ``bmshj2018-hyperprior`` run (the benchmark's learned peer, see tools/train.py) exports to a
 folder instead, one CompressAI ``ScaleHyperprior`` state dict per lambda, lowest rate first,
 which is what ``nfc bench --peer-weights DIR`` reads:
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-id", required=True, help="stable id, e.g. face-hyperprior-v2")
     p.add_argument("--level-positions", type=lambda v: [float(x) for x in v.split(",")],
                    help="comma-separated positions on the trained level axis, lowest quality first")
+    p.add_argument("--half", action="store_true", help="store parameters as float16 (see above)")
     args = p.parse_args(argv)
 
     cfg = TrainConfig.from_toml(args.config)
@@ -73,14 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     model = FaceHyperprior(replace(cfg.model, levels=len(positions)))
     model.load_state_dict(weights)
     model.eval()
+    if args.half:
+        with torch.no_grad():
+            for param in model.parameters():
+                param.copy_(param.half().float())
     model.update_tables()
+    state_dict = model.state_dict()
+    if args.half:
+        params = {name for name, _ in model.named_parameters()}
+        state_dict = {k: v.half() if k in params else v for k, v in state_dict.items()}
     payload = {
         "model_id": args.model_id,
         "config": asdict(model.config),
         "lambdas": list(cfg.lambdas),
         "level_positions": positions,
         "trained_steps": int(state["step"]),
-        "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.contiguous() for k, v in state_dict.items()},
     }
     tmp = args.output.with_suffix(".tmp")
     torch.save(payload, tmp)

@@ -213,34 +213,62 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
     return state
 
 
-def widen_state(state: dict, model: nn.Module) -> dict:
-    """``state`` (a narrower model of the same kind) grown to ``model``'s shapes, same function.
+#: The parts of a FaceHyperprior that widen_state grows (the entropy models' tables do not).
+WIDENED_PREFIXES = ("analysis.", "synthesis.", "hyper_analysis.", "hyper_synthesis.", "gains.")
 
-    Each widened tensor of the analysis and synthesis keeps the old values in its leading
-    block; the rest comes from ``model``'s
-    fresh initialisation, except the weights from new input channels to old output channels,
-    which are zero, so the old channels compute what they did and the new ones start to
-    contribute as those weights train. GDN's fresh cross terms are already zero (its gamma
-    starts diagonal), so a widened GDN normalises old channels by old channels only.
+
+def _widen_tensor(key: str, old: torch.Tensor, new: torch.Tensor, transposed: bool) -> torch.Tensor:
+    """``old`` in the leading block of ``new``'s fresh values; new inputs of old outputs zeroed."""
+    if old.dim() != new.dim() or any(o > n for o, n in zip(old.shape, new.shape, strict=True)):
+        raise SystemExit(f"error: cannot widen {key} from {tuple(old.shape)} to {tuple(new.shape)}")
+    value = new.clone()
+    if old.dim() == 4:
+        out_dim, in_dim = (1, 0) if transposed else (0, 1)
+        block = [slice(None)] * 4
+        block[out_dim] = slice(0, old.shape[out_dim])
+        block[in_dim] = slice(old.shape[in_dim], None)
+        value[tuple(block)] = 0
+    value[tuple(slice(0, n) for n in old.shape)] = old
+    return value
+
+
+def widen_state(state: dict, model: FaceHyperprior) -> dict:
+    """``state`` (a narrower model of the same kind) grown to ``model``'s shapes.
+
+    Wider feature maps (N) keep the function exactly: each widened tensor keeps the old
+    values in its leading block, the rest comes from ``model``'s fresh initialisation, except
+    the weights from new input channels to old output channels, which are zero, so the old
+    channels compute what they did and the new ones start to contribute as those weights
+    train. GDN's fresh cross terms are already zero (its gamma starts diagonal).
+
+    More latent channels (M) keep the reconstruction and the old channels' rate: the new
+    channels enter the synthesis and the hyper analysis through zero weights, take the mean
+    gain of the old channels at every level, and the hyperprior predicts them with mean 0
+    and the old channels' mean scale bias; they cost bits until the synthesis uses them.
     """
     fresh = model.state_dict()
     grown = dict(state)
     transposed = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d)}
+    head = f"hyper_synthesis.layers.{len(model.hyper_synthesis.layers) - 1}"
     for key, new in fresh.items():
         old = state.get(key)
-        if old is None or old.shape == new.shape or not key.startswith(("analysis.", "synthesis.")):
+        if old is None or old.shape == new.shape or not key.startswith(WIDENED_PREFIXES):
             continue
-        if old.dim() != new.dim() or any(o > n for o, n in zip(old.shape, new.shape)):
-            raise SystemExit(f"error: cannot widen {key} from {tuple(old.shape)} to {tuple(new.shape)}")
-        value = new.clone()
-        if old.dim() == 4:
-            out_dim, in_dim = (1, 0) if key in transposed else (0, 1)
-            block = [slice(None)] * 4
-            block[out_dim] = slice(0, old.shape[out_dim])
-            block[in_dim] = slice(old.shape[in_dim], None)
-            value[tuple(block)] = 0
-        value[tuple(slice(0, n) for n in old.shape)] = old
-        grown[key] = value
+        if key in GAIN_KEYS:  # [levels, M]
+            if old.shape[0] != new.shape[0]:
+                raise SystemExit(f"error: cannot widen {key} from {tuple(old.shape)} to {tuple(new.shape)}")
+            extra = old.mean(1, keepdim=True).expand(-1, new.shape[1] - old.shape[1])
+            grown[key] = torch.cat([old, extra], 1)
+        elif key.startswith(head):  # output rows: M means, then M scales
+            m_old, m_new = old.shape[0] // 2, new.shape[0] // 2
+            value = torch.zeros_like(new)
+            value[:m_old] = old[:m_old]
+            value[m_new : m_new + m_old] = old[m_old:]
+            if key.endswith(".bias"):
+                value[m_new + m_old :] = old[m_old:].mean()
+            grown[key] = value
+        else:
+            grown[key] = _widen_tensor(key, old, new, key in transposed)
     return grown
 
 
