@@ -15,6 +15,7 @@ from neuralcodec.errors import (
     CorruptHeader,
     ExtensionNotBuilt,
     InvalidImage,
+    InvalidOption,
     LimitExceeded,
     NfcError,
     NotAnNfcFile,
@@ -38,6 +39,7 @@ _CODEC_API = (
 __all__ = [
     *_CODEC_API,
     "NfcError",
+    "InvalidOption",
     "NotAnNfcFile",
     "UnsupportedVersion",
     "TruncatedFile",

@@ -29,7 +29,7 @@ from PIL import Image
 from neuralcodec import imaging
 from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.container.spec import ROI_OFFSET_MAX, ROI_OFFSET_MIN, ROI_OFFSET_STEPS_PER_LEVEL
-from neuralcodec.errors import CorruptHeader
+from neuralcodec.errors import CorruptHeader, InvalidOption
 from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyperprior, LevelRegion
 from neuralcodec.models.registry import (
     DEFAULT_MODEL,
@@ -108,7 +108,7 @@ def _check_quality(quality: int | None, model: str) -> int:
         return default_quality(model)
     levels = available_qualities(model)
     if isinstance(quality, bool) or not isinstance(quality, int) or quality not in levels:
-        raise ValueError(f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}")
+        raise InvalidOption(f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}")
     return quality
 
 
@@ -118,7 +118,7 @@ def parse_roi(text: str) -> str | tuple[int, int, int, int]:
     if text == "auto":
         return "auto"
     if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*){3}", text):
-        raise ValueError(f"ROI must be 'auto' or x,y,w,h in pixels (non-negative integers), not {text!r}")
+        raise InvalidOption(f"ROI must be 'auto' or x,y,w,h in pixels (non-negative integers), not {text!r}")
     x, y, w, h = (int(v) for v in text.split(","))
     return x, y, w, h
 
@@ -142,13 +142,13 @@ def _roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
         or len(roi) != 4
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
     ):
-        raise ValueError(f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}")
+        raise InvalidOption(f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}")
     x, y, w, h = roi
     height, width = rgb.shape[:2]
     if w < 1 or h < 1:
-        raise ValueError(f"ROI {w}x{h} is empty")
+        raise InvalidOption(f"ROI {w}x{h} is empty")
     if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise ValueError(f"ROI {x},{y},{w},{h} lies outside the {width}x{height} image")
+        raise InvalidOption(f"ROI {x},{y},{w},{h} lies outside the {width}x{height} image")
     return x, y, w, h
 
 
@@ -177,7 +177,7 @@ def _level_steps(offset: float, what: str) -> int:
     """A level offset -> quarter levels; ValueError unless it is a finite multiple of 1/4."""
     number = isinstance(offset, (int, float)) and not isinstance(offset, bool) and math.isfinite(offset)
     if not number or offset * ROI_OFFSET_STEPS_PER_LEVEL != round(offset * ROI_OFFSET_STEPS_PER_LEVEL):
-        raise ValueError(f"ROI {what} level offset must be a multiple of 1/{ROI_OFFSET_STEPS_PER_LEVEL}, not {offset!r}")
+        raise InvalidOption(f"ROI {what} level offset must be a multiple of 1/{ROI_OFFSET_STEPS_PER_LEVEL}, not {offset!r}")
     return round(offset * ROI_OFFSET_STEPS_PER_LEVEL)
 
 
@@ -271,10 +271,10 @@ def compress(
     net = load_model(spec.alias)
     level = quality - 1
     if roi_levels is not None and roi is None:
-        raise ValueError("roi_levels needs an roi")
+        raise InvalidOption("roi_levels needs an roi")
     roi_levels = (ROI_DEFAULT_BOOST, None) if roi_levels is None else roi_levels
     if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
-        raise ValueError(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
+        raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
     box = None if roi is None else _roi_box(roi, rgb)
     analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level=level)
 
@@ -289,7 +289,7 @@ def compress(
     outside = None if roi_levels[1] is None else _level_steps(roi_levels[1], "outside")
     for steps, what in ((inside, "inside"), (outside, "outside")):
         if steps is not None and not low <= steps <= high:
-            raise ValueError(
+            raise InvalidOption(
                 f"ROI {what} offset {steps / ROI_OFFSET_STEPS_PER_LEVEL:+g} leaves quality {quality}'s "
                 f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
             )
@@ -315,7 +315,7 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
         raise CorruptHeader(f"quality {f.quality} does not exist for model {spec.model_id}")
     if f.quality not in _qualities(spec):
         qualities = _qualities(spec)
-        raise ValueError(
+        raise InvalidOption(
             f"the {spec.decoder} decoder ({spec.model_id}) covers qualities {qualities[0]}..{qualities[-1]}, "
             f"the file has quality {f.quality}; decode it with decoder='faithful'"
         )

@@ -1,7 +1,9 @@
-"""Every failure the library reports on purpose is an :class:`NfcError`.
+"""Every failure the library reports on purpose is an :class:`NfcError` (the input could
+not be coded) or an :class:`InvalidOption` (the caller asked for something that does not
+exist: a quality level, a model, a region).
 
-Callers (the CLI first of all) catch ``NfcError`` and show its one-line message;
-anything else escaping the library is a bug.
+Callers (the CLI first of all) catch these two and show their one-line message; anything
+else escaping the library, a plain ``ValueError`` included, is a bug.
 """
 
 from __future__ import annotations
@@ -9,6 +11,13 @@ from __future__ import annotations
 
 class NfcError(Exception):
     """Base class of all neuralcodec errors."""
+
+
+class InvalidOption(ValueError):
+    """An argument names something that does not exist (quality, model, decoder, ROI, size).
+
+    A ``ValueError``, so callers that catch that keep working.
+    """
 
 
 # --- reading .nfc files -------------------------------------------------------

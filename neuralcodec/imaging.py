@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from neuralcodec.container.spec import MAX_PIXELS
-from neuralcodec.errors import InvalidImage, LimitExceeded
+from neuralcodec.errors import InvalidImage, InvalidOption, LimitExceeded
 
 ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike, bytes]
 
@@ -160,12 +160,12 @@ LOSSLESS_SUFFIXES = (".png", ".bmp", ".ppm", ".tif", ".tiff")
 def image_files(folder: Path | str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
     """The images directly in ``folder`` (by suffix, case-insensitive), sorted by name.
 
-    ValueError if ``folder`` is not a folder or holds none.
+    InvalidOption (a ValueError) if ``folder`` is not a folder or holds none.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder")
+        raise InvalidOption(f"{folder} is not a folder")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     if not paths:
-        raise ValueError(f"no {'/'.join(suffixes)} images in {folder}")
+        raise InvalidOption(f"no {'/'.join(suffixes)} images in {folder}")
     return paths

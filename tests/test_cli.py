@@ -201,3 +201,15 @@ def test_bench_grid_from_a_missing_folder_is_a_one_line_usage_error(capsys, tmp_
                        "--grid-from", str(tmp_path / "nope"))
     assert code == 2 and one_line_error(err) and "nope is not a folder" in err
     assert not (out / "per_image.jsonl").exists()
+
+
+def test_a_bug_is_not_reported_as_a_usage_error(capsys, face_png, monkeypatch):
+    """A plain ValueError from inside the library is a bug: it keeps its traceback, not exit 2."""
+    import neuralcodec
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(neuralcodec, "compress", broken)
+    with pytest.raises(ValueError, match="internal bug"):
+        main(["encode", str(face_png), "-o", "-"])

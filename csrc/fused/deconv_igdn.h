@@ -18,22 +18,16 @@ namespace neuralcodec {
 
 // Throws (TypeError / ValueError in Python) unless the arguments describe a
 // valid op call; both implementations rely on what it checks.
-void check_deconv_igdn_args(const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, const at::Tensor& beta,
-                            const at::Tensor& gamma, at::IntArrayRef stride,
-                            at::IntArrayRef padding,
-                            at::IntArrayRef output_padding);
+void check_deconv_igdn_args(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            const at::Tensor& beta, const at::Tensor& gamma, at::IntArrayRef stride,
+                            at::IntArrayRef padding, at::IntArrayRef output_padding);
 
-at::Tensor deconv_igdn_cpu(const at::Tensor& x, const at::Tensor& weight,
-                           const at::Tensor& bias, const at::Tensor& beta,
-                           const at::Tensor& gamma, at::IntArrayRef stride,
-                           at::IntArrayRef padding,
-                           at::IntArrayRef output_padding);
+at::Tensor deconv_igdn_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                           const at::Tensor& beta, const at::Tensor& gamma, at::IntArrayRef stride,
+                           at::IntArrayRef padding, at::IntArrayRef output_padding);
 
-at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, const at::Tensor& beta,
-                            const at::Tensor& gamma, at::IntArrayRef stride,
-                            at::IntArrayRef padding,
-                            at::IntArrayRef output_padding);
+at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            const at::Tensor& beta, const at::Tensor& gamma, at::IntArrayRef stride,
+                            at::IntArrayRef padding, at::IntArrayRef output_padding);
 
 }  // namespace neuralcodec

@@ -28,8 +28,8 @@ namespace {
 typedef float Vec8 __attribute__((vector_size(32)));
 
 constexpr int64_t kLanes = 8;
-constexpr int64_t kPixels = 64;          // pixels per block (one scratch row)
-constexpr int64_t kChannelTile = 4;      // output channels per register tile
+constexpr int64_t kPixels = 64;             // pixels per block (one scratch row)
+constexpr int64_t kChannelTile = 4;         // output channels per register tile
 constexpr int64_t kPixelTile = 2 * kLanes;  // pixels per register tile
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -45,9 +45,8 @@ constexpr int64_t kPixelTile = 2 * kLanes;  // pixels per register tile
 // beta_padded is beta, both padded to a multiple of kChannelTile channels (with
 // zeros and ones), so the inner loop needs no bounds checks.
 NEURALCODEC_MULTIVERSION
-void bias_igdn_block(float* t, int64_t plane, int64_t count, int64_t channels,
-                     const float* bias, const float* beta_padded,
-                     const float* gamma_t, float* square) {
+void bias_igdn_block(float* t, int64_t plane, int64_t count, int64_t channels, const float* bias,
+                     const float* beta_padded, const float* gamma_t, float* square) {
   const int64_t padded = (channels + kChannelTile - 1) / kChannelTile * kChannelTile;
   for (int64_t j = 0; j < channels; ++j) {
     const float* row = t + j * plane;
@@ -98,17 +97,13 @@ void bias_igdn_block(float* t, int64_t plane, int64_t count, int64_t channels,
 
 }  // namespace
 
-at::Tensor deconv_igdn_cpu(const at::Tensor& x, const at::Tensor& weight,
-                           const at::Tensor& bias, const at::Tensor& beta,
-                           const at::Tensor& gamma, at::IntArrayRef stride,
-                           at::IntArrayRef padding,
-                           at::IntArrayRef output_padding) {
-  check_deconv_igdn_args(x, weight, bias, beta, gamma, stride, padding,
-                         output_padding);
+at::Tensor deconv_igdn_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                           const at::Tensor& beta, const at::Tensor& gamma, at::IntArrayRef stride,
+                           at::IntArrayRef padding, at::IntArrayRef output_padding) {
+  check_deconv_igdn_args(x, weight, bias, beta, gamma, stride, padding, output_padding);
   // A contiguous input keeps oneDNN's output in NCHW, so .contiguous() below
   // does not copy.
-  at::Tensor out = at::conv_transpose2d(x.contiguous(), weight, {}, stride,
-                                        padding, output_padding)
+  at::Tensor out = at::conv_transpose2d(x.contiguous(), weight, {}, stride, padding, output_padding)
                        .contiguous();
   const int64_t batch = out.size(0);
   const int64_t channels = out.size(1);
@@ -133,16 +128,13 @@ at::Tensor deconv_igdn_cpu(const at::Tensor& x, const at::Tensor& weight,
     for (int64_t b = begin; b < end; ++b) {
       const int64_t n = b / blocks_per_image;
       const int64_t p0 = (b % blocks_per_image) * kPixels;
-      bias_igdn_block(data + n * channels * plane + p0, plane,
-                      std::min(kPixels, plane - p0), channels, bias_p, beta_p,
-                      gamma_p, square.data());
+      bias_igdn_block(data + n * channels * plane + p0, plane, std::min(kPixels, plane - p0),
+                      channels, bias_p, beta_p, gamma_p, square.data());
     }
   });
   return out;
 }
 
-TORCH_LIBRARY_IMPL(neuralcodec, CPU, m) {
-  m.impl("deconv_igdn", &deconv_igdn_cpu);
-}
+TORCH_LIBRARY_IMPL(neuralcodec, CPU, m) { m.impl("deconv_igdn", &deconv_igdn_cpu); }
 
 }  // namespace neuralcodec

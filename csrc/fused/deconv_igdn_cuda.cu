@@ -23,21 +23,19 @@ namespace neuralcodec {
 
 namespace {
 
-constexpr int kPixels = 32;              // pixels per block: one per lane of a warp
-constexpr int kWarps = 8;                // channel groups per block
+constexpr int kPixels = 32;  // pixels per block: one per lane of a warp
+constexpr int kWarps = 8;    // channel groups per block
 constexpr int kThreads = kPixels * kWarps;
-constexpr int kChannelsPerPass = 8;      // accumulators per thread
+constexpr int kChannelsPerPass = 8;          // accumulators per thread
 constexpr int64_t kSharedBytes = 48 * 1024;  // no opt-in needed below this
 constexpr int64_t kMaxChannels = kSharedBytes / (kPixels * sizeof(float));
 
 // t [N, C, plane] (conv output without bias), in place:
 //   t[n, i, p] <- (t + bias[i]) * sqrt(beta[i] + sum_j gamma[i, j] (t + bias[j])^2)
-__global__ void bias_igdn_kernel(float* __restrict__ t,
-                                 const float* __restrict__ bias,
-                                 const float* __restrict__ beta,
-                                 const float* __restrict__ gamma,
-                                 int64_t channels, int64_t plane,
-                                 int64_t blocks_per_image, bool gamma_rows_aligned) {
+__global__ void bias_igdn_kernel(float* __restrict__ t, const float* __restrict__ bias,
+                                 const float* __restrict__ beta, const float* __restrict__ gamma,
+                                 int64_t channels, int64_t plane, int64_t blocks_per_image,
+                                 bool gamma_rows_aligned) {
   extern __shared__ float square[];  // [channels, kPixels]
   const int64_t n = blockIdx.x / blocks_per_image;
   const int lane = threadIdx.x % kPixels;
@@ -106,19 +104,15 @@ __global__ void bias_igdn_kernel(float* __restrict__ t,
 
 }  // namespace
 
-at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, const at::Tensor& beta,
-                            const at::Tensor& gamma, at::IntArrayRef stride,
-                            at::IntArrayRef padding,
-                            at::IntArrayRef output_padding) {
-  check_deconv_igdn_args(x, weight, bias, beta, gamma, stride, padding,
-                         output_padding);
+at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            const at::Tensor& beta, const at::Tensor& gamma, at::IntArrayRef stride,
+                            at::IntArrayRef padding, at::IntArrayRef output_padding) {
+  check_deconv_igdn_args(x, weight, bias, beta, gamma, stride, padding, output_padding);
   const int64_t channels = weight.size(1);
   TORCH_CHECK_VALUE(channels <= kMaxChannels, "deconv_igdn: the CUDA kernel supports at most ",
                     kMaxChannels, " output channels, got ", channels);
   const c10::cuda::CUDAGuard guard(x.device());
-  at::Tensor out = at::conv_transpose2d(x.contiguous(), weight, {}, stride,
-                                        padding, output_padding)
+  at::Tensor out = at::conv_transpose2d(x.contiguous(), weight, {}, stride, padding, output_padding)
                        .contiguous();
   const at::Tensor bias_c = bias.contiguous();
   const at::Tensor beta_c = beta.contiguous();
@@ -127,8 +121,8 @@ at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight,
   const int64_t plane = out.size(2) * out.size(3);
   const int64_t blocks_per_image = (plane + kPixels - 1) / kPixels;
   const int64_t blocks = out.size(0) * blocks_per_image;
-  TORCH_CHECK_VALUE(blocks <= std::numeric_limits<int>::max(),
-                    "deconv_igdn: output ", out.sizes(), " is too large for one launch");
+  TORCH_CHECK_VALUE(blocks <= std::numeric_limits<int>::max(), "deconv_igdn: output ", out.sizes(),
+                    " is too large for one launch");
   if (blocks == 0) {
     return out;
   }
@@ -144,8 +138,6 @@ at::Tensor deconv_igdn_cuda(const at::Tensor& x, const at::Tensor& weight,
   return out;
 }
 
-TORCH_LIBRARY_IMPL(neuralcodec, CUDA, m) {
-  m.impl("deconv_igdn", &deconv_igdn_cuda);
-}
+TORCH_LIBRARY_IMPL(neuralcodec, CUDA, m) { m.impl("deconv_igdn", &deconv_igdn_cuda); }
 
 }  // namespace neuralcodec

@@ -42,8 +42,7 @@ RANS_HOST_DEVICE inline std::size_t lane_count(std::size_t symbol_count) {
 
 // First symbol of lane k (k == lane_count(n) gives n). The first n mod L lanes
 // hold one symbol more than the others; no lane of a non-empty message is empty.
-RANS_HOST_DEVICE inline std::size_t lane_begin(std::size_t symbol_count,
-                                               std::size_t lane) {
+RANS_HOST_DEVICE inline std::size_t lane_begin(std::size_t symbol_count, std::size_t lane) {
   const std::size_t lanes = lane_count(symbol_count);
   const std::size_t base = symbol_count / lanes;
   const std::size_t extra = symbol_count % lanes;
@@ -58,17 +57,15 @@ struct LaneSpan {
 
 enum class LaneHeaderStatus {
   kOk = 0,
-  kTruncated,    // a varint or a lane runs past the end of the stream
-  kLongVarint,   // a varint longer than MAX_LANE_VARINT_BYTES
-  kNonMinimal,   // a varint with a redundant final zero group
+  kTruncated,   // a varint or a lane runs past the end of the stream
+  kLongVarint,  // a varint longer than MAX_LANE_VARINT_BYTES
+  kNonMinimal,  // a varint with a redundant final zero group
 };
 
 // Finds lane `lane` of a stream of `size` bytes holding `lanes` lanes. Reads
 // at most the lane-length varints, every read bounds-checked.
-RANS_HOST_DEVICE inline LaneHeaderStatus find_lane(const uint8_t* data,
-                                                   std::size_t size,
-                                                   std::size_t lanes,
-                                                   std::size_t lane,
+RANS_HOST_DEVICE inline LaneHeaderStatus find_lane(const uint8_t* data, std::size_t size,
+                                                   std::size_t lanes, std::size_t lane,
                                                    LaneSpan* span) {
   std::size_t pos = 0;
   std::size_t before = 0;  // bytes of the lanes before `lane`

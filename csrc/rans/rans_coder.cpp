@@ -25,22 +25,20 @@ const int32_t* cdf_row(const CdfTables& tables, int32_t t) {
 }
 
 // Checks indexes[0, count) and marks the tables they use.
-void mark_used_tables(const int32_t* indexes, std::size_t count,
-                      const CdfTables& tables, std::vector<bool>& used) {
+void mark_used_tables(const int32_t* indexes, std::size_t count, const CdfTables& tables,
+                      std::vector<bool>& used) {
   for (std::size_t i = 0; i < count; ++i) {
     const int32_t t = indexes[i];
     if (t < 0 || static_cast<std::size_t>(t) >= tables.num_tables) {
-      throw InvalidArgument("index " + std::to_string(t) + " at position " +
-                            std::to_string(i) + " is outside [0, " +
-                            std::to_string(tables.num_tables) + ")");
+      throw InvalidArgument("index " + std::to_string(t) + " at position " + std::to_string(i) +
+                            " is outside [0, " + std::to_string(tables.num_tables) + ")");
     }
     used[t] = true;
   }
 }
 
 // Checks every marked table; returns the used tables.
-std::vector<int32_t> check_used_tables(const std::vector<bool>& used,
-                                       const CdfTables& tables) {
+std::vector<int32_t> check_used_tables(const std::vector<bool>& used, const CdfTables& tables) {
   std::vector<int32_t> used_tables;
   for (std::size_t t = 0; t < tables.num_tables; ++t) {
     if (used[t]) {
@@ -120,8 +118,7 @@ class Encoder {
 
 class Decoder {
  public:
-  Decoder(const uint8_t* data, std::size_t size)
-      : next_(data), end_(data + size) {
+  Decoder(const uint8_t* data, std::size_t size) : next_(data), end_(data + size) {
     if (size % BYTES_PER_WORD != 0) {
       throw DecodeError("rANS stream length " + std::to_string(size) +
                         " is not a multiple of 4 bytes");
@@ -274,9 +271,8 @@ int64_t read_escaped_value(Decoder& decoder, int32_t escape) {
 }
 
 // encode_with_indexes for checked indexes and tables.
-std::vector<uint8_t> encode_checked(const int32_t* symbols,
-                                    const int32_t* indexes, std::size_t count,
-                                    const CdfTables& tables) {
+std::vector<uint8_t> encode_checked(const int32_t* symbols, const int32_t* indexes,
+                                    std::size_t count, const CdfTables& tables) {
   Encoder encoder;
   for (std::size_t i = count; i-- > 0;) {
     const int32_t t = indexes[i];
@@ -290,25 +286,21 @@ std::vector<uint8_t> encode_checked(const int32_t* symbols,
       const int chunks = bypass_chunk_count(raw);
       for (int j = chunks - 1; j >= 0; --j) {
         const uint32_t chunk =
-            static_cast<uint32_t>(raw >> (j * BYPASS_CHUNK_BITS)) &
-            BYPASS_CHUNK_MASK;
+            static_cast<uint32_t>(raw >> (j * BYPASS_CHUNK_BITS)) & BYPASS_CHUNK_MASK;
         encoder.put<BYPASS_CHUNK_BITS>(chunk, BYPASS_FREQ);
       }
-      encoder.put<BYPASS_CHUNK_BITS>(static_cast<uint32_t>(chunks),
-                                     BYPASS_FREQ);
+      encoder.put<BYPASS_CHUNK_BITS>(static_cast<uint32_t>(chunks), BYPASS_FREQ);
       value = escape;
     }
-    encoder.put<CDF_PRECISION_BITS>(
-        static_cast<uint32_t>(cdf[value]),
-        static_cast<uint32_t>(cdf[value + 1] - cdf[value]));
+    encoder.put<CDF_PRECISION_BITS>(static_cast<uint32_t>(cdf[value]),
+                                    static_cast<uint32_t>(cdf[value + 1] - cdf[value]));
   }
   return encoder.finish();
 }
 
 // decode_with_indexes for checked indexes and tables.
-void decode_checked(const uint8_t* data, std::size_t size,
-                    const int32_t* indexes, std::size_t count,
-                    const CdfTables& tables, const SymbolFinder& finder,
+void decode_checked(const uint8_t* data, std::size_t size, const int32_t* indexes,
+                    std::size_t count, const CdfTables& tables, const SymbolFinder& finder,
                     int32_t* out) {
   Decoder decoder(data, size);
   for (std::size_t i = 0; i < count; ++i) {
@@ -316,11 +308,9 @@ void decode_checked(const uint8_t* data, std::size_t size,
     const int32_t* cdf = cdf_row(tables, t);
     const int32_t escape = tables.lengths[t] - 2;
 
-    const int32_t s = finder.find(
-        t, static_cast<int32_t>(decoder.peek<CDF_PRECISION_BITS>()));
-    decoder.advance<CDF_PRECISION_BITS>(
-        static_cast<uint32_t>(cdf[s]),
-        static_cast<uint32_t>(cdf[s + 1] - cdf[s]));
+    const int32_t s = finder.find(t, static_cast<int32_t>(decoder.peek<CDF_PRECISION_BITS>()));
+    decoder.advance<CDF_PRECISION_BITS>(static_cast<uint32_t>(cdf[s]),
+                                        static_cast<uint32_t>(cdf[s + 1] - cdf[s]));
 
     const int64_t value = s == escape ? read_escaped_value(decoder, escape) : s;
     const int64_t symbol = value + tables.offsets[t];
@@ -332,7 +322,6 @@ void decode_checked(const uint8_t* data, std::size_t size,
   }
   decoder.finish();
 }
-
 
 unsigned effective_threads(unsigned requested, std::size_t units) {
   unsigned threads = requested != 0 ? requested : std::thread::hardware_concurrency();
@@ -424,8 +413,8 @@ std::string lane_header_problem(LaneHeaderStatus status) {
     case LaneHeaderStatus::kTruncated:
       return "lane lengths run past the end of the stream (truncated)";
     case LaneHeaderStatus::kLongVarint:
-      return "a lane length varint is longer than " +
-             std::to_string(MAX_LANE_VARINT_BYTES) + " bytes";
+      return "a lane length varint is longer than " + std::to_string(MAX_LANE_VARINT_BYTES) +
+             " bytes";
     case LaneHeaderStatus::kNonMinimal:
       return "a lane length varint is not minimal";
     case LaneHeaderStatus::kOk:
@@ -436,24 +425,20 @@ std::string lane_header_problem(LaneHeaderStatus status) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
-                                         const int32_t* indexes,
-                                         std::size_t count,
-                                         const CdfTables& tables) {
+std::vector<uint8_t> encode_with_indexes(const int32_t* symbols, const int32_t* indexes,
+                                         std::size_t count, const CdfTables& tables) {
   check_tables(indexes, count, tables);
   return encode_checked(symbols, indexes, count, tables);
 }
 
-void decode_with_indexes(const uint8_t* data, std::size_t size,
-                         const int32_t* indexes, std::size_t count,
-                         const CdfTables& tables, int32_t* out) {
+void decode_with_indexes(const uint8_t* data, std::size_t size, const int32_t* indexes,
+                         std::size_t count, const CdfTables& tables, int32_t* out) {
   const SymbolFinder finder(tables, check_tables(indexes, count, tables));
   decode_checked(data, size, indexes, count, tables, finder, out);
 }
 
-std::vector<std::vector<uint8_t>> encode_lanes_batch(
-    const std::vector<SymbolMessage>& messages, const CdfTables& tables,
-    unsigned threads) {
+std::vector<std::vector<uint8_t>> encode_lanes_batch(const std::vector<SymbolMessage>& messages,
+                                                     const CdfTables& tables, unsigned threads) {
   check_batch_tables(messages, tables);
   const std::vector<LaneUnit> units = lane_units(messages);
   std::vector<std::vector<uint8_t>> lanes(units.size());
@@ -461,8 +446,8 @@ std::vector<std::vector<uint8_t>> encode_lanes_batch(
     const SymbolMessage& message = messages[units[u].message];
     const std::size_t begin = lane_begin(message.count, units[u].lane);
     const std::size_t end = lane_begin(message.count, units[u].lane + 1);
-    lanes[u] = encode_checked(message.symbols + begin, message.indexes + begin,
-                              end - begin, tables);
+    lanes[u] =
+        encode_checked(message.symbols + begin, message.indexes + begin, end - begin, tables);
   });
 
   std::vector<std::vector<uint8_t>> streams(messages.size());
@@ -485,8 +470,8 @@ std::vector<std::vector<uint8_t>> encode_lanes_batch(
   return streams;
 }
 
-void decode_lanes_batch(const std::vector<StreamMessage>& messages,
-                        const CdfTables& tables, unsigned threads) {
+void decode_lanes_batch(const std::vector<StreamMessage>& messages, const CdfTables& tables,
+                        unsigned threads) {
   const SymbolFinder finder(tables, check_batch_tables(messages, tables));
   const std::vector<LaneUnit> units = lane_units(messages);
   run_units(units.size(), threads, [&](std::size_t u) {
@@ -499,38 +484,32 @@ void decode_lanes_batch(const std::vector<StreamMessage>& messages,
         prefix += "stream " + std::to_string(units[u].message) + ", ";
       }
       if (lanes > 1) {
-        prefix += "lane " + std::to_string(lane) + " of " +
-                  std::to_string(lanes) + ", ";
+        prefix += "lane " + std::to_string(lane) + " of " + std::to_string(lanes) + ", ";
       }
       return prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 2) + ": ";
     };
     LaneSpan span{};
-    const LaneHeaderStatus status =
-        find_lane(message.data, message.size, lanes, lane, &span);
+    const LaneHeaderStatus status = find_lane(message.data, message.size, lanes, lane, &span);
     if (status != LaneHeaderStatus::kOk) {
       throw DecodeError(where() + lane_header_problem(status));
     }
     const std::size_t begin = lane_begin(message.count, lane);
     const std::size_t end = lane_begin(message.count, lane + 1);
     try {
-      decode_checked(message.data + span.offset, span.size,
-                     message.indexes + begin, end - begin, tables, finder,
-                     message.out + begin);
+      decode_checked(message.data + span.offset, span.size, message.indexes + begin, end - begin,
+                     tables, finder, message.out + begin);
     } catch (const DecodeError& error) {
       throw DecodeError(where() + error.what());
     }
   });
 }
 
-std::vector<uint8_t> encode_lanes(const int32_t* symbols,
-                                  const int32_t* indexes, std::size_t count,
+std::vector<uint8_t> encode_lanes(const int32_t* symbols, const int32_t* indexes, std::size_t count,
                                   const CdfTables& tables, unsigned threads) {
-  return std::move(
-      encode_lanes_batch({{symbols, indexes, count}}, tables, threads)[0]);
+  return std::move(encode_lanes_batch({{symbols, indexes, count}}, tables, threads)[0]);
 }
 
-void decode_lanes(const uint8_t* data, std::size_t size,
-                  const int32_t* indexes, std::size_t count,
+void decode_lanes(const uint8_t* data, std::size_t size, const int32_t* indexes, std::size_t count,
                   const CdfTables& tables, int32_t* out, unsigned threads) {
   decode_lanes_batch({{data, size, indexes, count, out}}, tables, threads);
 }

@@ -84,17 +84,14 @@ struct CdfTables {
 
 // Encodes symbols[i] with table indexes[i], i in [0, count).
 // Throws InvalidArgument on bad tables or indexes.
-std::vector<uint8_t> encode_with_indexes(const int32_t* symbols,
-                                         const int32_t* indexes,
-                                         std::size_t count,
-                                         const CdfTables& tables);
+std::vector<uint8_t> encode_with_indexes(const int32_t* symbols, const int32_t* indexes,
+                                         std::size_t count, const CdfTables& tables);
 
 // Decodes `count` symbols with tables indexes[i] into out[0, count).
 // Throws InvalidArgument on bad tables or indexes, DecodeError when the
 // stream is not exactly one valid encoding for these indexes and tables.
-void decode_with_indexes(const uint8_t* data, std::size_t size,
-                         const int32_t* indexes, std::size_t count,
-                         const CdfTables& tables, int32_t* out);
+void decode_with_indexes(const uint8_t* data, std::size_t size, const int32_t* indexes,
+                         std::size_t count, const CdfTables& tables, int32_t* out);
 
 // One message to encode: symbols[i] with table indexes[i], i in [0, count).
 struct SymbolMessage {
@@ -117,22 +114,19 @@ struct StreamMessage {
 
 // Encodes each message as a multi-lane stream, all lanes of all messages
 // spread over the threads. Throws InvalidArgument as encode_with_indexes.
-std::vector<std::vector<uint8_t>> encode_lanes_batch(
-    const std::vector<SymbolMessage>& messages, const CdfTables& tables,
-    unsigned threads);
+std::vector<std::vector<uint8_t>> encode_lanes_batch(const std::vector<SymbolMessage>& messages,
+                                                     const CdfTables& tables, unsigned threads);
 
 // Decodes each multi-lane stream. Throws InvalidArgument on bad tables or
 // indexes, DecodeError naming the first bad stream (and lane) otherwise.
 // On error the contents of every out buffer are unspecified.
-void decode_lanes_batch(const std::vector<StreamMessage>& messages,
-                        const CdfTables& tables, unsigned threads);
+void decode_lanes_batch(const std::vector<StreamMessage>& messages, const CdfTables& tables,
+                        unsigned threads);
 
 // A batch of one.
-std::vector<uint8_t> encode_lanes(const int32_t* symbols,
-                                  const int32_t* indexes, std::size_t count,
+std::vector<uint8_t> encode_lanes(const int32_t* symbols, const int32_t* indexes, std::size_t count,
                                   const CdfTables& tables, unsigned threads);
-void decode_lanes(const uint8_t* data, std::size_t size,
-                  const int32_t* indexes, std::size_t count,
+void decode_lanes(const uint8_t* data, std::size_t size, const int32_t* indexes, std::size_t count,
                   const CdfTables& tables, int32_t* out, unsigned threads);
 
 }  // namespace rans

@@ -81,9 +81,8 @@ const char* status_message(int32_t status) {
 
 // Same rules as check_used_tables, for every table: the decode kernel only
 // fails on a bad table that an index actually uses.
-__global__ void check_tables_kernel(const int32_t* cdfs, const int32_t* lengths,
-                                    int64_t num_tables, int64_t max_length,
-                                    uint8_t* table_ok) {
+__global__ void check_tables_kernel(const int32_t* cdfs, const int32_t* lengths, int64_t num_tables,
+                                    int64_t max_length, uint8_t* table_ok) {
   const int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (t >= num_tables) {
     return;
@@ -109,8 +108,8 @@ struct LaneReader {
     if (end - next < static_cast<std::ptrdiff_t>(BYTES_PER_WORD)) {
       return false;
     }
-    *word = uint32_t{next[0]} | uint32_t{next[1]} << 8 |
-            uint32_t{next[2]} << 16 | uint32_t{next[3]} << 24;
+    *word = uint32_t{next[0]} | uint32_t{next[1]} << 8 | uint32_t{next[2]} << 16 |
+            uint32_t{next[3]} << 24;
     next += BYTES_PER_WORD;
     return true;
   }
@@ -146,17 +145,16 @@ struct UnitMeta {
   int64_t lane;
 };
 
-__device__ int32_t decode_lane(const uint8_t* data, const UnitMeta& unit,
-                               const int32_t* indexes, const int32_t* cdfs,
-                               const int32_t* lengths, const int32_t* offsets,
-                               const uint8_t* table_ok, int64_t num_tables,
-                               int64_t max_length, int32_t* out) {
+__device__ int32_t decode_lane(const uint8_t* data, const UnitMeta& unit, const int32_t* indexes,
+                               const int32_t* cdfs, const int32_t* lengths, const int32_t* offsets,
+                               const uint8_t* table_ok, int64_t num_tables, int64_t max_length,
+                               int32_t* out) {
   const std::size_t count = unit.symbol_end - unit.symbol_begin;
   const std::size_t lanes = lane_count(count);
   const std::size_t lane = unit.lane;
   LaneSpan span{};
-  switch (find_lane(data + unit.stream_begin,
-                    unit.stream_end - unit.stream_begin, lanes, lane, &span)) {
+  switch (find_lane(data + unit.stream_begin, unit.stream_end - unit.stream_begin, lanes, lane,
+                    &span)) {
     case LaneHeaderStatus::kOk:
       break;
     case LaneHeaderStatus::kTruncated:
@@ -194,8 +192,7 @@ __device__ int32_t decode_lane(const uint8_t* data, const UnitMeta& unit,
     }
     const int32_t* cdf = cdfs + t * max_length;
     const int32_t escape = lengths[t] - 2;
-    const int32_t target =
-        static_cast<int32_t>(reader.state & (CDF_TOTAL - 1));
+    const int32_t target = static_cast<int32_t>(reader.state & (CDF_TOTAL - 1));
     // Largest s with cdf[s] <= target; cdf[escape + 1] == 2^16 > target.
     int32_t s = 0;
     int32_t above = escape + 1;
@@ -248,19 +245,17 @@ __device__ int32_t decode_lane(const uint8_t* data, const UnitMeta& unit,
   return kOk;
 }
 
-__global__ void decode_lanes_kernel(const uint8_t* data, const UnitMeta* units,
-                                    int64_t num_units, const int32_t* indexes,
-                                    const int32_t* cdfs, const int32_t* lengths,
-                                    const int32_t* offsets,
-                                    const uint8_t* table_ok, int64_t num_tables,
-                                    int64_t max_length, int32_t* out,
-                                    int32_t* status) {
+__global__ void decode_lanes_kernel(const uint8_t* data, const UnitMeta* units, int64_t num_units,
+                                    const int32_t* indexes, const int32_t* cdfs,
+                                    const int32_t* lengths, const int32_t* offsets,
+                                    const uint8_t* table_ok, int64_t num_tables, int64_t max_length,
+                                    int32_t* out, int32_t* status) {
   const int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (u >= num_units) {
     return;
   }
-  status[u] = decode_lane(data, units[u], indexes, cdfs, lengths, offsets,
-                          table_ok, num_tables, max_length, out);
+  status[u] = decode_lane(data, units[u], indexes, cdfs, lengths, offsets, table_ok, num_tables,
+                          max_length, out);
 }
 
 void expect(bool condition, const std::string& problem) {
@@ -271,27 +266,23 @@ void expect(bool condition, const std::string& problem) {
 
 void expect_int32_cuda(const at::Tensor& tensor, const char* name, int64_t dim,
                        const at::Device& device) {
-  expect(tensor.device() == device,
-         std::string(name) + " must be on " + device.str());
+  expect(tensor.device() == device, std::string(name) + " must be on " + device.str());
   expect(tensor.scalar_type() == at::kInt, std::string(name) + " must be int32");
-  expect(tensor.dim() == dim,
-         std::string(name) + " must be " + std::to_string(dim) + "-D");
+  expect(tensor.dim() == dim, std::string(name) + " must be " + std::to_string(dim) + "-D");
 }
 
 // Host copy of an int64[S] CPU tensor of non-decreasing ends within limit.
-std::vector<int64_t> ends_of(const at::Tensor& ends, const char* name,
-                             int64_t limit) {
-  expect(ends.device().is_cpu() && ends.scalar_type() == at::kLong &&
-             ends.dim() == 1,
+std::vector<int64_t> ends_of(const at::Tensor& ends, const char* name, int64_t limit) {
+  expect(ends.device().is_cpu() && ends.scalar_type() == at::kLong && ends.dim() == 1,
          std::string(name) + " must be a 1-D int64 CPU tensor");
   const at::Tensor contiguous = ends.contiguous();
   std::vector<int64_t> values(contiguous.data_ptr<int64_t>(),
                               contiguous.data_ptr<int64_t>() + contiguous.numel());
   int64_t previous = 0;
   for (const int64_t end : values) {
-    expect(end >= previous && end <= limit,
-           std::string(name) + " must be non-decreasing and within [0, " +
-               std::to_string(limit) + "]");
+    expect(end >= previous && end <= limit, std::string(name) +
+                                                " must be non-decreasing and within [0, " +
+                                                std::to_string(limit) + "]");
     previous = end;
   }
   expect(values.empty() || values.back() == limit,
@@ -301,12 +292,9 @@ std::vector<int64_t> ends_of(const at::Tensor& ends, const char* name,
 
 }  // namespace
 
-at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
-                                   const at::Tensor& stream_ends,
-                                   const at::Tensor& indexes,
-                                   const at::Tensor& symbol_ends,
-                                   const at::Tensor& cdfs,
-                                   const at::Tensor& cdf_lengths,
+at::Tensor decode_lanes_batch_cuda(const at::Tensor& data, const at::Tensor& stream_ends,
+                                   const at::Tensor& indexes, const at::Tensor& symbol_ends,
+                                   const at::Tensor& cdfs, const at::Tensor& cdf_lengths,
                                    const at::Tensor& offsets) {
   expect(indexes.is_cuda(), "indexes must be a CUDA tensor");
   const at::Device device = indexes.device();
@@ -314,18 +302,14 @@ at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
   expect_int32_cuda(cdfs, "cdfs", 2, device);
   expect_int32_cuda(cdf_lengths, "cdf_lengths", 1, device);
   expect_int32_cuda(offsets, "offsets", 1, device);
-  expect(data.scalar_type() == at::kByte && data.dim() == 1,
-         "data must be a 1-D uint8 tensor");
+  expect(data.scalar_type() == at::kByte && data.dim() == 1, "data must be a 1-D uint8 tensor");
   const int64_t num_tables = cdfs.size(0);
   const int64_t max_length = cdfs.size(1);
   expect(cdf_lengths.numel() == num_tables && offsets.numel() == num_tables,
          "cdf_lengths and offsets need one entry per CDF table");
-  const std::vector<int64_t> byte_ends =
-      ends_of(stream_ends, "stream_ends", data.numel());
-  const std::vector<int64_t> message_ends =
-      ends_of(symbol_ends, "symbol_ends", indexes.numel());
-  expect(byte_ends.size() == message_ends.size(),
-         "stream_ends and symbol_ends differ in length");
+  const std::vector<int64_t> byte_ends = ends_of(stream_ends, "stream_ends", data.numel());
+  const std::vector<int64_t> message_ends = ends_of(symbol_ends, "symbol_ends", indexes.numel());
+  expect(byte_ends.size() == message_ends.size(), "stream_ends and symbol_ends differ in length");
 
   std::vector<UnitMeta> units;
   std::vector<std::size_t> unit_message;
@@ -334,8 +318,8 @@ at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
     const int64_t symbol_begin = m == 0 ? 0 : message_ends[m - 1];
     const std::size_t lanes = lane_count(message_ends[m] - symbol_begin);
     for (std::size_t k = 0; k < lanes; ++k) {
-      units.push_back({stream_begin, byte_ends[m], symbol_begin,
-                       message_ends[m], static_cast<int64_t>(k)});
+      units.push_back(
+          {stream_begin, byte_ends[m], symbol_begin, message_ends[m], static_cast<int64_t>(k)});
       unit_message.push_back(m);
     }
   }
@@ -352,31 +336,27 @@ at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
   const at::Tensor offsets_c = offsets.contiguous();
   const at::Tensor data_d = data.contiguous().to(device);
   const at::Tensor units_d =
-      at::from_blob(units.data(),
-                    {static_cast<int64_t>(units.size() * sizeof(UnitMeta))},
+      at::from_blob(units.data(), {static_cast<int64_t>(units.size() * sizeof(UnitMeta))},
                     at::TensorOptions().dtype(at::kByte))
           .to(device);
   at::Tensor table_ok = at::zeros({num_tables}, on_device.dtype(at::kByte));
-  at::Tensor status =
-      at::zeros({static_cast<int64_t>(units.size())}, on_device.dtype(at::kInt));
+  at::Tensor status = at::zeros({static_cast<int64_t>(units.size())}, on_device.dtype(at::kInt));
 
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   if (num_tables > 0) {
     const int64_t blocks = (num_tables + THREADS_PER_BLOCK - 1) / THREADS_PER_BLOCK;
     check_tables_kernel<<<blocks, THREADS_PER_BLOCK, 0, stream>>>(
-        cdfs_c.data_ptr<int32_t>(), lengths_c.data_ptr<int32_t>(), num_tables,
-        max_length, table_ok.data_ptr<uint8_t>());
+        cdfs_c.data_ptr<int32_t>(), lengths_c.data_ptr<int32_t>(), num_tables, max_length,
+        table_ok.data_ptr<uint8_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
   const int64_t num_units = static_cast<int64_t>(units.size());
   const int64_t blocks = (num_units + THREADS_PER_BLOCK - 1) / THREADS_PER_BLOCK;
   decode_lanes_kernel<<<blocks, THREADS_PER_BLOCK, 0, stream>>>(
-      data_d.data_ptr<uint8_t>(),
-      reinterpret_cast<const UnitMeta*>(units_d.data_ptr<uint8_t>()), num_units,
-      indexes_c.data_ptr<int32_t>(), cdfs_c.data_ptr<int32_t>(),
-      lengths_c.data_ptr<int32_t>(), offsets_c.data_ptr<int32_t>(),
-      table_ok.data_ptr<uint8_t>(), num_tables, max_length,
-      out.data_ptr<int32_t>(), status.data_ptr<int32_t>());
+      data_d.data_ptr<uint8_t>(), reinterpret_cast<const UnitMeta*>(units_d.data_ptr<uint8_t>()),
+      num_units, indexes_c.data_ptr<int32_t>(), cdfs_c.data_ptr<int32_t>(),
+      lengths_c.data_ptr<int32_t>(), offsets_c.data_ptr<int32_t>(), table_ok.data_ptr<uint8_t>(),
+      num_tables, max_length, out.data_ptr<int32_t>(), status.data_ptr<int32_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   // The copy waits for the kernels; their arguments stay alive until then.
@@ -390,8 +370,7 @@ at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
   for (int64_t u = 0; u < num_units; ++u) {
     if (codes[u] != kOk) {
       throw DecodeError("stream " + std::to_string(unit_message[u]) + ", lane " +
-                        std::to_string(units[u].lane) + ": " +
-                        status_message(codes[u]));
+                        std::to_string(units[u].lane) + ": " + status_message(codes[u]));
     }
   }
   return out;

@@ -17,12 +17,9 @@ namespace cuda {
 // stream and waits for it to report errors: throws InvalidArgument for bad
 // arguments, indexes or used tables, DecodeError naming the first bad stream
 // and lane for a bad stream.
-at::Tensor decode_lanes_batch_cuda(const at::Tensor& data,
-                                   const at::Tensor& stream_ends,
-                                   const at::Tensor& indexes,
-                                   const at::Tensor& symbol_ends,
-                                   const at::Tensor& cdfs,
-                                   const at::Tensor& cdf_lengths,
+at::Tensor decode_lanes_batch_cuda(const at::Tensor& data, const at::Tensor& stream_ends,
+                                   const at::Tensor& indexes, const at::Tensor& symbol_ends,
+                                   const at::Tensor& cdfs, const at::Tensor& cdf_lengths,
                                    const at::Tensor& offsets);
 
 }  // namespace cuda

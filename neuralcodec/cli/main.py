@@ -2,7 +2,8 @@
 
 This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`.
 Exit codes: 0 success, 1 the input could not be coded (an NfcError or an I/O error),
-2 bad usage (unknown option, quality level that does not exist, output = input).
+2 bad usage (unknown option, quality level that does not exist, output = input). Any other
+exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -247,15 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     # The library (and torch) is imported only now, so that --help and usage errors are instant.
     # CompressAI's import trips a deprecation warning of torch that users can do nothing about.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
-    from neuralcodec.errors import NfcError
+    from neuralcodec.errors import InvalidOption, NfcError
 
     warnings.showwarning = _one_line_warning
 
     try:
         return args.func(args)
-    except UsageError as exc:
-        parser.exit(2, f"nfc: error: {exc}\n")
-    except ValueError as exc:
+    except (UsageError, InvalidOption) as exc:
         parser.exit(2, f"nfc: error: {exc}\n")
     except NfcError as exc:
         parser.exit(1, f"nfc: error: {exc}\n")

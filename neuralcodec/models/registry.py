@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from neuralcodec.errors import UnknownModel
+from neuralcodec.errors import InvalidOption, UnknownModel
 from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
 
 
@@ -88,7 +88,7 @@ def spec_for(name: str) -> ModelSpec:
         if name in (spec.alias, spec.model_id):
             return spec
     known = ", ".join(f"{s.alias} ({s.model_id})" for s in MODELS)
-    raise ValueError(f"unknown model {name!r}; available: {known}")
+    raise InvalidOption(f"unknown model {name!r}; available: {known}")
 
 
 def spec_for_hash(id_hash: int) -> ModelSpec:
@@ -103,11 +103,11 @@ def spec_for_hash(id_hash: int) -> ModelSpec:
 def decoder_spec(spec: ModelSpec, decoder: str) -> ModelSpec:
     """The member of ``spec``'s family with the given decoder; ValueError when it has none."""
     if decoder not in DECODERS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+        raise InvalidOption(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
     for other in MODELS:
         if other.family == spec.family and other.decoder == decoder:
             return other
-    raise ValueError(f"model {spec.family} has no {decoder} decoder")
+    raise InvalidOption(f"model {spec.family} has no {decoder} decoder")
 
 
 def load_weights_file(path: Path) -> dict:
