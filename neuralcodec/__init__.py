@@ -23,6 +23,7 @@ from neuralcodec.errors import (
     UnknownModel,
     UnsupportedVersion,
 )
+from neuralcodec.models.catalog import DEFAULT_QUALITY
 
 __version__ = "0.1.0"
 
@@ -33,11 +34,11 @@ _CODEC_API = (
     "available_qualities",
     "default_quality",
     "FileInfo",
-    "DEFAULT_QUALITY",
 )
 
 __all__ = [
     *_CODEC_API,
+    "DEFAULT_QUALITY",
     "NfcError",
     "InvalidOption",
     "NotAnNfcFile",

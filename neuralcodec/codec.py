@@ -30,19 +30,16 @@ from neuralcodec import imaging
 from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.container.spec import ROI_OFFSET_MAX, ROI_OFFSET_MIN, ROI_OFFSET_STEPS_PER_LEVEL
 from neuralcodec.errors import CorruptHeader, InvalidOption
-from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyperprior, LevelRegion
-from neuralcodec.models.registry import (
+from neuralcodec.models.catalog import (
     DEFAULT_MODEL,
-    ModelSpec,
     decoder_spec,
-    load_model,
     model_id_hash,
     spec_for,
     spec_for_hash,
 )
+from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyperprior, LevelRegion
+from neuralcodec.models.registry import load_model
 from neuralcodec.transforms.networks import LATENT_STRIDE, STRIDE
-
-DEFAULT_QUALITY = 6
 
 #: Levels added inside the ROI when the caller gives no explicit offsets.
 ROI_DEFAULT_BOOST = 2.0
@@ -89,18 +86,12 @@ class FileInfo:
 
 def available_qualities(model: str = DEFAULT_MODEL) -> list[int]:
     """Quality levels of ``model``, lowest (smallest files) first."""
-    return _qualities(spec_for(model))
-
-
-def _qualities(spec: ModelSpec) -> list[int]:
-    if spec.qualities is not None:
-        return list(spec.qualities)
-    return list(range(1, load_model(spec.alias).levels + 1))
+    return list(spec_for(model).qualities)
 
 
 def default_quality(model: str = DEFAULT_MODEL) -> int:
     """:data:`DEFAULT_QUALITY`, or the model's highest quality below it where it has fewer."""
-    return max(q for q in available_qualities(model) if q <= DEFAULT_QUALITY)
+    return spec_for(model).default_quality
 
 
 def _check_quality(quality: int | None, model: str) -> int:
@@ -313,8 +304,8 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
     net = load_model(spec.alias)
     if not 1 <= f.quality <= net.levels:
         raise CorruptHeader(f"quality {f.quality} does not exist for model {spec.model_id}")
-    if f.quality not in _qualities(spec):
-        qualities = _qualities(spec)
+    if f.quality not in spec.qualities:
+        qualities = spec.qualities
         raise InvalidOption(
             f"the {spec.decoder} decoder ({spec.model_id}) covers qualities {qualities[0]}..{qualities[-1]}, "
             f"the file has quality {f.quality}; decode it with decoder='faithful'"

@@ -213,3 +213,17 @@ def test_a_bug_is_not_reported_as_a_usage_error(capsys, face_png, monkeypatch):
     monkeypatch.setattr(neuralcodec, "compress", broken)
     with pytest.raises(ValueError, match="internal bug"):
         main(["encode", str(face_png), "-o", "-"])
+
+
+def test_help_lists_the_catalog_models_and_their_qualities(capsys, monkeypatch):
+    """The help reads the model catalog: a model added there shows up with its qualities."""
+    from dataclasses import replace
+
+    from neuralcodec.models import catalog
+
+    extra = replace(catalog.MODELS[0], model_id="face-test-v9", alias="test9", qualities=(1, 2, 3))
+    monkeypatch.setattr(catalog, "MODELS", (*catalog.MODELS, extra))
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks inside the ids
+    code, out, _ = run(capsys, "encode", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and "'test9' (face-test-v9, qualities 1..3)" in flat and "test9 has 1..3" in flat

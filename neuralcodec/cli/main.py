@@ -162,7 +162,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_help() -> str:
+    """One line per shipped model: alias, id, qualities, what it is (from the catalog)."""
+    from neuralcodec.models.catalog import DEFAULT_MODEL, MODELS
+
+    lines = [
+        f"'{s.alias}' ({s.model_id}, qualities {s.range_text}): {s.description}"
+        + (" [default]" if s.alias == DEFAULT_MODEL else "")
+        for s in MODELS
+    ]
+    return "; ".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from neuralcodec.models.catalog import DECODERS, DEFAULT_MODEL, DEFAULT_QUALITY, MODELS, spec_for
+
+    default = spec_for(DEFAULT_MODEL)
+    fewer = [f"{s.alias} has {s.range_text}" for s in MODELS if s.default_quality != DEFAULT_QUALITY]
     parser = argparse.ArgumentParser(
         prog="nfc",
         description="Neural face codec: compress face photos to small .nfc files and back.",
@@ -175,11 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("input", help="image file, or - for standard input")
     enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
     enc.add_argument("-q", "--quality", type=int, default=None,
-                     help="quality level, 1 = smallest file, higher = better (default: 6, or the model's "
-                          "highest below that: gan has 1..5; the levels are listed in docs/models.md)")
-    enc.add_argument("-m", "--model", default="cvae",
-                     help="model alias or id (default: cvae). 'cvae' decodes faithfully (best PSNR); 'gan' writes "
-                          "the same bitstream but marks it for the realistic GAN decoder (sharper at low rates)")
+                     help=f"quality level, 1 = smallest file, higher = better ({default.alias}: "
+                          f"{default.range_text}; default: {DEFAULT_QUALITY}, or the model's highest below that"
+                          + (f": {', '.join(fewer)}" if fewer else "") + "; the levels are listed in docs/models.md)")
+    enc.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                     help=f"model alias or id: {_models_help()}")
     enc.add_argument("--roi", metavar="auto|X,Y,W,H",
                      help="spend more bits inside a region and fewer outside, at about the same file size: "
                           "'auto' detects the face (none found: a warning, coded without ROI), or a pixel rectangle")
@@ -193,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("input", help=".nfc file, or - for standard input")
     dec.add_argument("-o", "--output",
                      help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)")
-    dec.add_argument("--decoder", choices=("faithful", "realistic"),
+    realistic = [f"{s.alias}: qualities {s.range_text}" for s in MODELS if s.decoder == "realistic"]
+    dec.add_argument("--decoder", choices=DECODERS,
                      help="override the decoder the file asks for: 'faithful' (the rate-distortion decoder, "
-                          "best PSNR) or 'realistic' (the GAN decoder, sharper; qualities 1..5)")
+                          f"best PSNR) or 'realistic' (the GAN decoder, sharper; {', '.join(realistic)})")
     dec.set_defaults(func=cmd_decode)
 
     info = sub.add_parser("info", help="show what an .nfc file holds", description="Show an .nfc file's header.")
