@@ -32,6 +32,7 @@ from neuralcodec.container.spec import ROI_OFFSET_MAX, ROI_OFFSET_MIN, ROI_OFFSE
 from neuralcodec.errors import CorruptHeader, InvalidOption
 from neuralcodec.models.catalog import (
     DEFAULT_MODEL,
+    ModelSpec,
     decoder_spec,
     model_id_hash,
     spec_for,
@@ -241,32 +242,72 @@ def compress(
     model: str = DEFAULT_MODEL,
     roi: RoiInput = None,
     roi_levels: tuple[float, float | None] | None = None,
+    target_bytes: int | None = None,
 ) -> bytes:
     """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes.
 
     ``quality``: one of :func:`available_qualities` (None: :func:`default_quality`).
-    ``model``: an alias or id; ``"gan"`` writes the same bitstream as ``"cvae"`` but marks
+    ``model``: an alias or id; ``"gan"`` writes the same bitstream as its base model but marks
     the file for the realistic decoder (see :func:`decompress`).
+
+    ``target_bytes`` (instead of ``quality``): the highest quality whose whole file is at
+    most that many bytes; InvalidOption when even the lowest quality is larger (the message
+    gives its size). File size grows with quality, so the search takes about log2(qualities)
+    encodes.
 
     ``roi`` spends more bits on a region: ``"auto"`` (the detected face; warns and codes
     without ROI where none is found), ``(x, y, w, h)`` in pixels or ``"x,y,w,h"``.
     ``roi_levels`` = (inside, outside) level offsets from ``quality``, multiples of 1/4;
     an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST`) is searched so
-    that the file keeps the size it has without ROI. ValueError for an ROI outside the
-    image, an empty one, or offsets beyond the model's levels.
+    that the file keeps the size it has without ROI. InvalidOption (a ValueError) for an ROI
+    outside the image, an empty one, or offsets beyond the model's levels.
     """
     spec = spec_for(model)
-    quality = _check_quality(quality, spec.alias)
-    rgb = imaging.load_rgb(image)
-    height, width = rgb.shape[:2]
-    net = load_model(spec.alias)
-    level = quality - 1
+    if target_bytes is not None:
+        if quality is not None:
+            raise InvalidOption("give quality or target_bytes, not both")
+        if isinstance(target_bytes, bool) or not isinstance(target_bytes, int) or target_bytes < 1:
+            raise InvalidOption(f"target_bytes must be a positive integer, not {target_bytes!r}")
+    else:
+        quality = _check_quality(quality, spec.alias)
     if roi_levels is not None and roi is None:
         raise InvalidOption("roi_levels needs an roi")
     roi_levels = (ROI_DEFAULT_BOOST, None) if roi_levels is None else roi_levels
     if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
+    rgb = imaging.load_rgb(image)
     box = None if roi is None else _roi_box(roi, rgb)
+    if quality is not None:
+        return _encode(spec, quality, rgb, box, roi_levels)
+    return _encode_to_fit(spec, target_bytes, rgb, box, roi_levels)
+
+
+def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> bytes:
+    """The file of the highest quality of ``spec`` that is at most ``target_bytes`` long."""
+    qualities = list(spec.qualities)
+    best: bytes | None = None
+    smallest: int | None = None
+    lo, hi = 0, len(qualities) - 1
+    while lo <= hi:  # bisect the qualities: sizes grow with quality
+        mid = (lo + hi) // 2
+        data = _encode(spec, qualities[mid], rgb, box, roi_levels)
+        if len(data) <= target_bytes:
+            best, lo = data, mid + 1
+        else:
+            smallest = len(data) if mid == 0 else smallest
+            hi = mid - 1
+    if best is None:
+        raise InvalidOption(
+            f"no quality of {spec.alias} fits {target_bytes} bytes: its smallest file for this image "
+            f"is {smallest} bytes (quality {qualities[0]})"
+        )
+    return best
+
+
+def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
+    height, width = rgb.shape[:2]
+    net = load_model(spec.alias)
+    level = quality - 1
     analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level=level)
 
     def pack_roi(encoded: EncodedLatents, block: RoiBlock | None) -> bytes:

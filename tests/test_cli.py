@@ -227,3 +227,13 @@ def test_help_lists_the_catalog_models_and_their_qualities(capsys, monkeypatch):
     code, out, _ = run(capsys, "encode", "--help")
     flat = " ".join(out.split())
     assert code == 0 and "'test9' (face-test-v9, qualities 1..3)" in flat and "test9 has 1..3" in flat
+
+
+def test_encode_to_a_byte_budget(capsys, face_png, tmp_path):
+    out = tmp_path / "face.nfc"
+    code, _, _ = run(capsys, "encode", str(face_png), "-o", str(out), "--size", "900")
+    assert code == 0 and 0 < out.stat().st_size <= 900
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(out), "--size", "900", "-q", "3")
+    assert code == 2 and "not allowed with" in err
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), "--size", "20")
+    assert code == 2 and one_line_error(err) and "smallest file" in err and not (tmp_path / "x.nfc").exists()

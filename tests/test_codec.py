@@ -149,3 +149,27 @@ def test_decoding_is_identical_with_one_or_two_threads(face, tmp_path):
     ]
     assert outs[0] == outs[1]
     assert zlib.crc32(data) == zlib.crc32(neuralcodec.compress(face, quality=5))
+
+
+def test_target_bytes_gives_the_highest_quality_that_fits(face):
+    sizes = {q: len(neuralcodec.compress(face, quality=q)) for q in neuralcodec.available_qualities()}
+    qualities = sorted(sizes)
+    assert [sizes[q] for q in qualities] == sorted(sizes.values())  # what the bisection relies on
+    for q in (qualities[0], qualities[len(qualities) // 2], qualities[-1]):
+        exact = neuralcodec.compress(face, target_bytes=sizes[q])
+        assert exact == neuralcodec.compress(face, quality=q)
+    between = (sizes[qualities[2]] + sizes[qualities[3]]) // 2
+    assert neuralcodec.inspect(neuralcodec.compress(face, target_bytes=between)).quality == qualities[2]
+    assert neuralcodec.inspect(neuralcodec.compress(face, target_bytes=10**9)).quality == qualities[-1]
+
+
+def test_target_bytes_too_small_says_the_smallest_size(face):
+    smallest = len(neuralcodec.compress(face, quality=neuralcodec.available_qualities()[0]))
+    with pytest.raises(neuralcodec.InvalidOption, match=f"smallest file for this image is {smallest} bytes"):
+        neuralcodec.compress(face, target_bytes=smallest - 1)
+
+
+@pytest.mark.parametrize("kwargs", [{"target_bytes": 0}, {"target_bytes": 2.5}, {"target_bytes": 900, "quality": 3}])
+def test_bad_target_bytes_is_an_invalid_option(face, kwargs):
+    with pytest.raises(neuralcodec.InvalidOption):
+        neuralcodec.compress(face, **kwargs)

@@ -19,6 +19,7 @@ STDIO = "-"
 
 EPILOG = """examples:
   nfc encode face.png -o face.nfc --quality 3
+  nfc encode face.png -o face.nfc --size 1500     # the best quality that fits 1,500 bytes
   nfc encode face.png -o face.nfc --roi auto      # more bits on the face, same file size
   nfc decode face.nfc -o face.png
   nfc encode face.png -o face.nfc --model gan -q 2  # decodes with the realistic (GAN) decoder
@@ -79,7 +80,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
     roi_levels = None if args.roi_boost is None else (args.roi_boost, None)
-    data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model, roi=roi, roi_levels=roi_levels)
+    data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model, roi=roi,
+                                roi_levels=roi_levels, target_bytes=args.size)
     _write_output(out, data, args.input)
     if out != STDIO and not args.quiet:
         info = neuralcodec.inspect(data)
@@ -190,10 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     enc = sub.add_parser("encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc.")
     enc.add_argument("input", help="image file, or - for standard input")
     enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
-    enc.add_argument("-q", "--quality", type=int, default=None,
+    rate = enc.add_mutually_exclusive_group()
+    rate.add_argument("-q", "--quality", type=int, default=None,
                      help=f"quality level, 1 = smallest file, higher = better ({default.alias}: "
                           f"{default.range_text}; default: {DEFAULT_QUALITY}, or the model's highest below that"
                           + (f": {', '.join(fewer)}" if fewer else "") + "; the levels are listed in docs/models.md)")
+    rate.add_argument("--size", type=_positive_int, metavar="BYTES",
+                      help="instead of --quality: the best quality whose file is at most BYTES long "
+                           "(the whole .nfc file); exit 2 with the smallest possible size if none fits")
     enc.add_argument("-m", "--model", default=DEFAULT_MODEL,
                      help=f"model alias or id: {_models_help()}")
     enc.add_argument("--roi", metavar="auto|X,Y,W,H",
