@@ -345,3 +345,13 @@ def test_more_latent_channels_keep_the_reconstruction():
     torch.testing.assert_close(b.x_hat, a.x_hat, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(b.likelihoods["y"][:, :12], a.likelihoods["y"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(b.likelihoods["z"], a.likelihoods["z"])
+
+
+def test_downscale_writes_smaller_pngs_and_refuses_to_upscale(image_folder, tmp_path):
+    from tools import downscale
+
+    assert downscale.main([str(image_folder), "--short-side", "32", "-o", str(tmp_path / "out")]) == 0
+    sizes = {p.name: Image.open(p).size for p in (tmp_path / "out").iterdir()}
+    assert sizes == {f"{i}.png": (32, 32) for i in range(4)}
+    with pytest.raises(SystemExit, match="not larger than 64"):
+        downscale.main([str(image_folder), "--short-side", "64", "-o", str(tmp_path / "same")])
