@@ -28,7 +28,8 @@ import torch
 from PIL import Image
 
 from bench import rd
-from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig, CompressAICodec
+from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
+from bench.peer import CompressAICodec
 
 SPEED_FILE = "speed.json"
 REFERENCES = ("jpeg", "webp", "avif", "compressai-msh")

@@ -16,7 +16,8 @@ from skimage import data as skdata
 
 from bench import codecs, masks, metrics, rd
 from bench.bdrate import RdCurve, bd_rate, monotone_points, quality_at_rate
-from bench.codecs import CodecConfig, CodecUnavailable, CompressAIFile, UnknownCodec, get_codec
+from bench.codecs import CodecConfig, CodecUnavailable, UnknownCodec, get_codec
+from bench.peer import CompressAIFile
 
 FILE_MAGIC = {
     "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
