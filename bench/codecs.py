@@ -14,6 +14,10 @@ chroma subsampling, spelled out explicitly so that results record them:
     jpeg444   libjpeg-turbo    subsampling 4:4:4              same as jpeg
     webp      libwebp          method 4 (lossy)               0..95
     avif      libavif (aom)    speed 6, subsampling 4:2:0     0..90
+    avif-s0   libavif (aom)    speed 0 (its best effort),     0..95
+                               subsampling 4:2:0
+    heic      pillow-heif (libheif: x265 / libde265), HEVC    0..95
+              intra, chroma 4:2:0
     jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
     nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
     nfc-gan   neuralcodec      model gan (cvae's files, GAN   available_qualities(model="gan")
@@ -24,7 +28,16 @@ chroma subsampling, spelled out explicitly so that results record them:
 On 128x128 faces the sweeps span roughly 0.2-3.7 bpp; the floors (WebP ~400 B, AVIF
 ~520 B, JXL ~550 B, JPEG ~990 B) are the encoders' own minimum file sizes at their lowest
 quality, not a choice of sweep. Qualities that give byte-identical files (AVIF 0-2) are left
-out of the sweeps.
+out of the sweeps. The sweeps of avif-s0 and heic reach ~44-45 dB on 128x128 faces at their
+top (~3-5 bpp) and their floor (~0.25 bpp) at quality 0; avif-s0 costs ~0.7 s of CPU per
+128x128 encode, hence its sparser sweep.
+
+Required and optional: the codecs whose libraries requirements.txt installs (Pillow's
+libjpeg-turbo, libwebp and libavif, pillow-jxl-plugin, pillow-heif) and nfc itself are
+required: where one cannot run, get_codec raises BrokenCodec, so a broken install or a broken
+nfc fails the benchmark and its tests instead of being skipped. Only the optional ones
+(nfc-gan, whose model may not be shipped, and compressai-peer, whose weights are not) raise
+CodecUnavailable, which the runner turns into a skip with the reason.
 
 The learned peer, `compressai-peer`, is the textbook hyperprior (Ballé et al. 2018,
 CompressAI's `bmshj2018-hyperprior` architecture) meant to be trained on the same faces with
@@ -49,6 +62,9 @@ from PIL import Image, features
 JPEG_QUALITIES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
+AVIF_S0_QUALITIES = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+# Quality 100 gives the same files as 95.
+HEIC_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95)
 JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 NFC_MODEL = "cvae"
 NFC_GAN_MODEL = "gan"
@@ -59,7 +75,13 @@ class UnknownCodec(ValueError):
 
 
 class CodecUnavailable(RuntimeError):
-    """The codec is known but cannot run here; the message says why."""
+    """An optional codec is known but cannot run here; the message says why."""
+
+
+class BrokenCodec(ValueError):
+    """A required codec cannot run here: a broken install or a broken codec, never a skip.
+
+    A ValueError like UnknownCodec, so that `nfc bench` reports it in one line."""
 
 
 class Codec(Protocol):
@@ -228,14 +250,33 @@ def avif_codec_versions() -> str | None:
     return _avif.codec_versions()
 
 
-def _avif() -> PillowCodec:
-    version = _require_feature("avif", "avif")
+def _avif(name: str, speed: int, qualities: tuple[int, ...]) -> PillowCodec:
+    version = _require_feature("avif", name)
     return PillowCodec(
-        name="avif",
+        name=name,
         format="AVIF",
         library=f"libavif {version} ({avif_codec_versions()})",
-        qualities=AVIF_QUALITIES,
-        options={"speed": 6, "subsampling": "4:2:0"},
+        qualities=qualities,
+        options={"speed": speed, "subsampling": "4:2:0"},
+    )
+
+
+def _heic() -> PillowCodec:
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise CodecUnavailable("no HEIF plugin for Pillow is installed (pip install pillow-heif)") from exc
+    pillow_heif.register_heif_opener()
+    info = pillow_heif.libheif_info()
+    return PillowCodec(
+        name="heic",
+        format="HEIF",
+        library=(
+            f"pillow-heif {pillow_heif.__version__}, libheif {info['libheif']} "
+            f"(encoder {info['HEIF']}; decoders {', '.join(info['decoders'].values())})"
+        ),
+        qualities=HEIC_QUALITIES,
+        options={"chroma": 420},
     )
 
 
@@ -256,15 +297,27 @@ def _jxl() -> PillowCodec:
     )
 
 
-_REGISTRY: dict[str, Callable[[CodecConfig], Codec]] = {
-    "jpeg": lambda config: _jpeg("jpeg", "4:2:0"),
-    "jpeg444": lambda config: _jpeg("jpeg444", "4:4:4"),
-    "webp": lambda config: _webp(),
-    "avif": lambda config: _avif(),
-    "jxl": lambda config: _jxl(),
-    "nfc": lambda config: NeuralCodec(),
-    "nfc-gan": lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"),
-    "compressai-peer": _peer,
+@dataclass(frozen=True)
+class Registration:
+    """How to build a codec, and whether it must run everywhere (see the module docstring)."""
+
+    build: Callable[[CodecConfig], Codec]
+    required: bool
+
+
+_REGISTRY: dict[str, Registration] = {
+    "jpeg": Registration(lambda config: _jpeg("jpeg", "4:2:0"), required=True),
+    "jpeg444": Registration(lambda config: _jpeg("jpeg444", "4:4:4"), required=True),
+    "webp": Registration(lambda config: _webp(), required=True),
+    "avif": Registration(lambda config: _avif("avif", 6, AVIF_QUALITIES), required=True),
+    "avif-s0": Registration(lambda config: _avif("avif-s0", 0, AVIF_S0_QUALITIES), required=True),
+    "heic": Registration(lambda config: _heic(), required=True),
+    "jxl": Registration(lambda config: _jxl(), required=True),
+    "nfc": Registration(lambda config: NeuralCodec(), required=True),
+    "nfc-gan": Registration(
+        lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"), required=False
+    ),
+    "compressai-peer": Registration(_peer, required=False),
 }
 
 
@@ -273,16 +326,29 @@ def codec_names() -> list[str]:
     return list(_REGISTRY)
 
 
+def required_codec_names() -> list[str]:
+    """The codecs that must run wherever requirements.txt is installed."""
+    return [name for name, entry in _REGISTRY.items() if entry.required]
+
+
 def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
     """The codec registered as `name`, built with the options in `config`.
 
-    Raises UnknownCodec for a name not in the registry and CodecUnavailable (with the
-    reason) for a known codec that cannot run in this environment.
+    Raises UnknownCodec for a name not in the registry, CodecUnavailable (with the reason)
+    for an optional codec that cannot run in this environment and BrokenCodec for a
+    required one.
     """
     try:
-        factory = _REGISTRY[name]
+        entry = _REGISTRY[name]
     except KeyError:
         raise UnknownCodec(
             f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}"
         ) from None
-    return factory(config)
+    try:
+        return entry.build(config)
+    except CodecUnavailable as exc:
+        if entry.required:
+            raise BrokenCodec(
+                f"{name} must run here (requirements.txt installs what it needs) but cannot: {exc}"
+            ) from exc
+        raise

@@ -33,7 +33,9 @@ sys.path.insert(0, str(REPO))
 
 import neuralcodec  # noqa: E402
 from bench import metrics  # noqa: E402
-from bench.rd import load_rgb, provenance  # noqa: E402
+from bench.dataset import dataset, load_rgb  # noqa: E402
+from bench.provenance import provenance  # noqa: E402
+from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files  # noqa: E402
 
 HF_SIGMA = 1.5
 DECODERS = ("faithful", "realistic")
@@ -166,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"qualities {bad} are not qualities of the gan model")
     if args.log is not None and not args.log.is_file():
         p.error(f"{args.log} not found")
-    from bench.rd import dataset, image_files
-
-    images = dataset(image_files(args.data), args.limit)
+    images = dataset(image_files(args.data, LOSSLESS_SUFFIXES), args.limit)
     if not images:
         p.error(f"no images in {args.data}")
     # Provenance first: the code and weights that run are the ones of the start.

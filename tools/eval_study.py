@@ -40,7 +40,8 @@ from train import TrainConfig  # noqa: E402
 
 from bench import metrics  # noqa: E402
 from bench.bdrate import RdCurve, bd_rate, quality_at_rate  # noqa: E402
-from bench.rd import dataset, image_files, load_rgb, provenance  # noqa: E402
+from bench.dataset import dataset, load_rgb  # noqa: E402
+from bench.provenance import provenance  # noqa: E402
 from neuralcodec import imaging  # noqa: E402
 from neuralcodec.container import NfcFile, pack  # noqa: E402
 from neuralcodec.faces import load_masks  # noqa: E402
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"run {name}: {config} not found")
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = dataset(image_files(args.data), args.limit)
+    images = dataset(imaging.image_files(args.data, imaging.LOSSLESS_SUFFIXES), args.limit)
     masks = {} if args.masks is None else load_masks(args.data, args.masks)
     # Provenance first: the code that runs is the one of the start.
     prov = provenance(["python", "-m", "tools.eval_study", *(sys.argv[1:] if argv is None else argv)], images)
