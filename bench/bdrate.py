@@ -1,7 +1,8 @@
 """Bjøntegaard-delta rate between two rate–distortion curves, never raising.
 
     anchor curve, test curve --monotone_points--> strictly increasing (rate, quality) pairs
-        --bjontegaard.bd_rate(method="pchip")--> BdRate(percent | None, reason, overlap)
+        --bjontegaard.bd_rate(method="pchip")--> BdRate(percent | None, reason, overlap,
+            anchor_coverage)
 
 The curves are the benchmark's mean curves: rate in bpp, quality in dB (higher is better).
 BD-rate interpolates log10(rate) as a function of quality and averages the difference over
@@ -49,12 +50,14 @@ class RdCurve:
 @dataclass(frozen=True)
 class BdRate:
     """`percent` is None exactly when `reason` says why; `overlap` is the share (0..1) of
-    the union of both quality ranges that both curves cover; `*_dropped` are the qualities
-    left out as dominated or invalid."""
+    the union of both quality ranges that both curves cover, `anchor_coverage` the share of
+    the anchor's quality range that the test curve covers too (what a BD-rate against that
+    anchor speaks for); `*_dropped` are the qualities left out as dominated or invalid."""
 
     percent: float | None
     reason: str | None
     overlap: float | None
+    anchor_coverage: float | None
     anchor_dropped: tuple[int, ...]
     test_dropped: tuple[int, ...]
 
@@ -94,8 +97,10 @@ def bd_rate(anchor: RdCurve, test: RdCurve, unit: str = "dB") -> BdRate:
     anchor_kept, anchor_dropped = monotone_points(anchor)
     test_kept, test_dropped = monotone_points(test)
 
-    def undefined(reason: str, overlap: float | None = None) -> BdRate:
-        return BdRate(None, reason, overlap, anchor_dropped, test_dropped)
+    def undefined(
+        reason: str, overlap: float | None = None, anchor_coverage: float | None = None
+    ) -> BdRate:
+        return BdRate(None, reason, overlap, anchor_coverage, anchor_dropped, test_dropped)
 
     for role, kept in (("anchor", anchor_kept), ("test", test_kept)):
         if len(kept.rates) < 2:
@@ -112,8 +117,10 @@ def bd_rate(anchor: RdCurve, test: RdCurve, unit: str = "dB") -> BdRate:
             f"{anchor_kept.distortions[-1]:.2f} {unit}, test {test_kept.distortions[0]:.2f}-"
             f"{test_kept.distortions[-1]:.2f} {unit}",
             overlap=0.0,
+            anchor_coverage=0.0,
         )
     overlap = (hi - lo) / union
+    anchor_coverage = (hi - lo) / (anchor_kept.distortions[-1] - anchor_kept.distortions[0])
     try:
         with warnings.catch_warnings():
             # The overlap is reported with the result, so the package's own warning is noise.
@@ -128,10 +135,10 @@ def bd_rate(anchor: RdCurve, test: RdCurve, unit: str = "dB") -> BdRate:
                 min_overlap=0.0,
             )
     except ValueError as exc:
-        return undefined(f"bjontegaard failed: {exc}", overlap)
+        return undefined(f"bjontegaard failed: {exc}", overlap, anchor_coverage)
     if not math.isfinite(percent):
-        return undefined(f"bjontegaard returned {percent}", overlap)
-    return BdRate(float(percent), None, overlap, anchor_dropped, test_dropped)
+        return undefined(f"bjontegaard returned {percent}", overlap, anchor_coverage)
+    return BdRate(float(percent), None, overlap, anchor_coverage, anchor_dropped, test_dropped)
 
 
 def quality_at_rate(curve: RdCurve, rate: float) -> float | None:

@@ -14,6 +14,10 @@ chroma subsampling, spelled out explicitly so that results record them:
     jpeg444   libjpeg-turbo    subsampling 4:4:4              same as jpeg
     webp      libwebp          method 4 (lossy)               0..95
     avif      libavif (aom)    speed 6, subsampling 4:2:0     0..90
+    avif-s0   libavif (aom)    speed 0 (its best effort),     0..95
+                               subsampling 4:2:0
+    heic      pillow-heif (libheif: x265 / libde265), HEVC    0..95
+              intra, chroma 4:2:0
     jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
     nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
     nfc-gan   neuralcodec      model gan (cvae's files, GAN   available_qualities(model="gan")
@@ -24,38 +28,46 @@ chroma subsampling, spelled out explicitly so that results record them:
 On 128x128 faces the sweeps span roughly 0.2-3.7 bpp; the floors (WebP ~400 B, AVIF
 ~520 B, JXL ~550 B, JPEG ~990 B) are the encoders' own minimum file sizes at their lowest
 quality, not a choice of sweep. Qualities that give byte-identical files (AVIF 0-2) are left
-out of the sweeps.
+out of the sweeps. The sweeps of avif-s0 and heic reach ~44-45 dB on 128x128 faces at their
+top (~3-5 bpp) and their floor (~0.25 bpp) at quality 0; avif-s0 costs ~0.7 s of CPU per
+128x128 encode, hence its sparser sweep.
+
+Required and optional: the codecs whose libraries requirements.txt installs (Pillow's
+libjpeg-turbo, libwebp and libavif, pillow-jxl-plugin, pillow-heif) and nfc itself are
+required: where one cannot run, get_codec raises BrokenCodec, so a broken install or a broken
+nfc fails the benchmark and its tests instead of being skipped. Only the optional ones
+(nfc-gan, whose model may not be shipped, and compressai-peer, whose weights are not) raise
+CodecUnavailable, which the runner turns into a skip with the reason.
 
 The learned peer, `compressai-peer`, is the textbook hyperprior (Ballé et al. 2018,
 CompressAI's `bmshj2018-hyperprior` architecture) meant to be trained on the same faces with
 the same compute as nfc. No pretrained weights exist offline and none are faked: without
 `peer_weights` the codec is skipped with that reason. Its files are CompressAI's streams in
-a minimal wrapper (CompressAIFile), whose few bytes are counted like nfc's header.
+a minimal wrapper (bench.peer.CompressAIFile), whose few bytes are counted like nfc's header.
 
 `nfc-gan` writes nfc's bitstream marked for the realistic (adversarially fine-tuned) decoder
 and decodes it that way; it may cover fewer qualities than nfc. Where the installed
 neuralcodec has no "gan" model, or its weights are missing, it is skipped with the reason.
 """
 
-import hashlib
 import importlib.metadata
 import io
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 from PIL import Image, features
 
 JPEG_QUALITIES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
+AVIF_S0_QUALITIES = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+# Quality 100 gives the same files as 95.
+HEIC_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95)
 JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 NFC_MODEL = "cvae"
 NFC_GAN_MODEL = "gan"
-PEER_STRIDE = 64
 
 
 class UnknownCodec(ValueError):
@@ -63,7 +75,13 @@ class UnknownCodec(ValueError):
 
 
 class CodecUnavailable(RuntimeError):
-    """The codec is known but cannot run here; the message says why."""
+    """An optional codec is known but cannot run here; the message says why."""
+
+
+class BrokenCodec(ValueError):
+    """A required codec cannot run here: a broken install or a broken codec, never a skip.
+
+    A ValueError like UnknownCodec, so that `nfc bench` reports it in one line."""
 
 
 class Codec(Protocol):
@@ -183,113 +201,12 @@ class NeuralCodec:
         return self._api.inspect(data).header_bytes
 
 
-class CompressAIFile:
-    """CompressAI's `compress` output as one file: what CompressAI itself never defines.
+def _peer(config: CodecConfig) -> Codec:
+    # Imported when built: bench.peer needs this module's interface, and torch and
+    # CompressAI load only for the learned peer.
+    from bench.peer import load_peer
 
-        u16 width, u16 height, u8 quality, u8 n_streams   (little-endian)
-        per stream: u32 length, bytes                      (one image per file)
-
-    The latent shape follows from width, height and the model's stride, so it is not
-    stored: 6 + 4 * n_streams bytes of wrapper, reported as header.
-    """
-
-    FIXED = struct.Struct("<HHBB")
-    LENGTH = struct.Struct("<I")
-
-    @classmethod
-    def pack(cls, width: int, height: int, quality: int, streams: Sequence[bytes]) -> bytes:
-        parts = [cls.FIXED.pack(width, height, quality, len(streams))]
-        parts += [cls.LENGTH.pack(len(s)) + s for s in streams]
-        return b"".join(parts)
-
-    @classmethod
-    def unpack(cls, data: bytes) -> tuple[int, int, int, list[bytes]]:
-        width, height, quality, n_streams = cls.FIXED.unpack_from(data)
-        pos, streams = cls.FIXED.size, []
-        for _ in range(n_streams):
-            (length,) = cls.LENGTH.unpack_from(data, pos)
-            streams.append(data[pos + cls.LENGTH.size : pos + cls.LENGTH.size + length])
-            pos += cls.LENGTH.size + length
-        if pos != len(data):
-            raise ValueError("truncated or oversized CompressAI file")
-        return width, height, quality, streams
-
-    @classmethod
-    def header_bytes(cls, data: bytes) -> int:
-        return cls.FIXED.size + cls.LENGTH.size * cls.FIXED.unpack_from(data)[3]
-
-
-class CompressAICodec:
-    """CompressAI models (one per quality) behind the benchmark's interface.
-
-    The image is padded (edge replication) to a multiple of 64 px, coded with the model's
-    own `compress`/`decompress`, and cropped back. Runs on `device` (CPU by default).
-    """
-
-    def __init__(
-        self, name: str, models: Mapping[int, object], settings: Mapping[str, object], device: str = "cpu"
-    ) -> None:
-        import torch
-
-        self._torch = torch
-        self.name = name
-        self.qualities = tuple(sorted(models))
-        self.settings = {**settings, "compressai": importlib.metadata.version("compressai")}
-        self.device = device
-        self._models = {q: m.to(device).eval() for q, m in models.items()}
-        for model in self._models.values():
-            model.update(force=True)
-
-    def _to_tensor(self, img: Image.Image):
-        pixels = np.asarray(img, dtype=np.float32) / 255
-        height, width = pixels.shape[:2]
-        pad = ((0, -height % PEER_STRIDE), (0, -width % PEER_STRIDE), (0, 0))
-        padded = np.pad(pixels, pad, mode="edge")
-        return self._torch.from_numpy(padded).permute(2, 0, 1).unsqueeze(0).to(self.device)
-
-    def encode(self, img: Image.Image, quality: int) -> bytes:
-        with self._torch.inference_mode():
-            out = self._models[quality].compress(self._to_tensor(img))
-        streams = [strings[0] for strings in out["strings"]]
-        return CompressAIFile.pack(img.width, img.height, quality, streams)
-
-    def decode(self, data: bytes) -> Image.Image:
-        width, height, quality, streams = CompressAIFile.unpack(data)
-        model = self._models[quality]
-        shape = (-(-height // PEER_STRIDE), -(-width // PEER_STRIDE))
-        with self._torch.inference_mode():
-            x_hat = model.decompress([[s] for s in streams], shape)["x_hat"]
-        pixels = x_hat[0, :, :height, :width].clamp(0, 1).mul(255).round().byte()
-        return Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())
-
-    def header_bytes(self, data: bytes) -> int:
-        return CompressAIFile.header_bytes(data)
-
-
-def _peer(config: CodecConfig) -> CompressAICodec:
-    if config.peer_weights is None:
-        raise CodecUnavailable(
-            "no weights for the learned peer (CompressAI bmshj2018-hyperprior trained with our "
-            "tools/train.py, tools/configs/study/peer.toml); pass --peer-weights DIR"
-        )
-    files = sorted(Path(config.peer_weights).glob("*.pt"))
-    if not files:
-        raise CodecUnavailable(f"no *.pt peer weights files in {config.peer_weights}")
-    import torch
-    from compressai.models import ScaleHyperprior
-
-    models, digests, steps = {}, {}, set()
-    for quality, path in enumerate(files, start=1):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        models[quality] = ScaleHyperprior.from_state_dict(state.get("state_dict", state))
-        digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        steps.add(state.get("trained_steps"))
-    settings = {"architecture": "compressai.models.ScaleHyperprior", "weights_sha256": digests}
-    if steps != {None}:
-        # tools/export.py records the run's steps (all lambdas together): the compute to read
-        # the peer's results against.
-        settings["trained_steps"] = sorted(steps, key=str)
-    return CompressAICodec("compressai-peer", models, settings)
+    return load_peer(config)
 
 
 def _require_feature(feature: str, codec: str) -> str:
@@ -333,14 +250,33 @@ def avif_codec_versions() -> str | None:
     return _avif.codec_versions()
 
 
-def _avif() -> PillowCodec:
-    version = _require_feature("avif", "avif")
+def _avif(name: str, speed: int, qualities: tuple[int, ...]) -> PillowCodec:
+    version = _require_feature("avif", name)
     return PillowCodec(
-        name="avif",
+        name=name,
         format="AVIF",
         library=f"libavif {version} ({avif_codec_versions()})",
-        qualities=AVIF_QUALITIES,
-        options={"speed": 6, "subsampling": "4:2:0"},
+        qualities=qualities,
+        options={"speed": speed, "subsampling": "4:2:0"},
+    )
+
+
+def _heic() -> PillowCodec:
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise CodecUnavailable("no HEIF plugin for Pillow is installed (pip install pillow-heif)") from exc
+    pillow_heif.register_heif_opener()
+    info = pillow_heif.libheif_info()
+    return PillowCodec(
+        name="heic",
+        format="HEIF",
+        library=(
+            f"pillow-heif {pillow_heif.__version__}, libheif {info['libheif']} "
+            f"(encoder {info['HEIF']}; decoders {', '.join(info['decoders'].values())})"
+        ),
+        qualities=HEIC_QUALITIES,
+        options={"chroma": 420},
     )
 
 
@@ -361,15 +297,27 @@ def _jxl() -> PillowCodec:
     )
 
 
-_REGISTRY: dict[str, Callable[[CodecConfig], Codec]] = {
-    "jpeg": lambda config: _jpeg("jpeg", "4:2:0"),
-    "jpeg444": lambda config: _jpeg("jpeg444", "4:4:4"),
-    "webp": lambda config: _webp(),
-    "avif": lambda config: _avif(),
-    "jxl": lambda config: _jxl(),
-    "nfc": lambda config: NeuralCodec(),
-    "nfc-gan": lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"),
-    "compressai-peer": _peer,
+@dataclass(frozen=True)
+class Registration:
+    """How to build a codec, and whether it must run everywhere (see the module docstring)."""
+
+    build: Callable[[CodecConfig], Codec]
+    required: bool
+
+
+_REGISTRY: dict[str, Registration] = {
+    "jpeg": Registration(lambda config: _jpeg("jpeg", "4:2:0"), required=True),
+    "jpeg444": Registration(lambda config: _jpeg("jpeg444", "4:4:4"), required=True),
+    "webp": Registration(lambda config: _webp(), required=True),
+    "avif": Registration(lambda config: _avif("avif", 6, AVIF_QUALITIES), required=True),
+    "avif-s0": Registration(lambda config: _avif("avif-s0", 0, AVIF_S0_QUALITIES), required=True),
+    "heic": Registration(lambda config: _heic(), required=True),
+    "jxl": Registration(lambda config: _jxl(), required=True),
+    "nfc": Registration(lambda config: NeuralCodec(), required=True),
+    "nfc-gan": Registration(
+        lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"), required=False
+    ),
+    "compressai-peer": Registration(_peer, required=False),
 }
 
 
@@ -378,16 +326,29 @@ def codec_names() -> list[str]:
     return list(_REGISTRY)
 
 
+def required_codec_names() -> list[str]:
+    """The codecs that must run wherever requirements.txt is installed."""
+    return [name for name, entry in _REGISTRY.items() if entry.required]
+
+
 def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
     """The codec registered as `name`, built with the options in `config`.
 
-    Raises UnknownCodec for a name not in the registry and CodecUnavailable (with the
-    reason) for a known codec that cannot run in this environment.
+    Raises UnknownCodec for a name not in the registry, CodecUnavailable (with the reason)
+    for an optional codec that cannot run in this environment and BrokenCodec for a
+    required one.
     """
     try:
-        factory = _REGISTRY[name]
+        entry = _REGISTRY[name]
     except KeyError:
         raise UnknownCodec(
             f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}"
         ) from None
-    return factory(config)
+    try:
+        return entry.build(config)
+    except CodecUnavailable as exc:
+        if entry.required:
+            raise BrokenCodec(
+                f"{name} must run here (requirements.txt installs what it needs) but cannot: {exc}"
+            ) from exc
+        raise

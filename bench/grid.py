@@ -32,6 +32,9 @@ from PIL import Image
 
 from bench import metrics, rd
 from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
+from bench.dataset import load_rgb
+from bench.provenance import REPO_ROOT
+from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 GRID_FILE = "grid.png"
 GRID_JSON = "grid.json"
@@ -91,7 +94,7 @@ def matched_row(
 def _folder_name(paths: Iterable[Path]) -> str:
     """The images' folder, relative to the repository where it lies inside, else absolute."""
     folder = Path(os.path.commonpath([p.resolve().parent for p in paths]))
-    return (folder.relative_to(rd.REPO_ROOT) if folder.is_relative_to(rd.REPO_ROOT) else folder).as_posix()
+    return (folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder).as_posix()
 
 
 def make_grid(
@@ -113,7 +116,7 @@ def make_grid(
         raise ValueError(f"none of {', '.join(codec_names)} can run here: {skipped}")
     rows = []
     for path in pick_images(image_paths, n_images):
-        original = rd.load_rgb(path)
+        original = load_rgb(path)
         target = target_bpp * original.width * original.height / 8
         rows.append((path, original, target, matched_row(original, codecs, target)))
 
@@ -167,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target-bpp", type=float, default=DEFAULT_TARGET_BPP, help="default %(default)s")
     args = p.parse_args(argv)
     try:
-        paths = rd.image_files(args.data_dir)
+        paths = image_files(args.data_dir, LOSSLESS_SUFFIXES)
     except ValueError as exc:
         p.error(str(exc))
     make_grid(

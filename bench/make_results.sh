@@ -9,8 +9,9 @@
 #
 # The speed tables are wall-clock: run it on an otherwise idle machine (and not under nice),
 # or pass --no-speed and read speed from another run. On an idle 2-core CPU the whole run
-# takes about 1.5-2 hours (mostly metrics: ~40 ms of CPU per decoded face, ~1 s per Kodak
-# image); it resumes where it stopped when run again without --fresh.
+# takes about 4 hours: ~2 of them metrics (~40 ms of CPU per decoded face, ~1 s per Kodak
+# image), ~2 the avif-s0 anchor (AVIF at speed 0: ~0.7 s per face encode); it resumes where it
+# stopped when run again without --fresh.
 #
 # Extra arguments go to both `nfc bench` runs. DATA overrides the data folder (default:
 # ../shared/data beside the repository). The learned peer (compressai-peer) reads its weights
@@ -26,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-CODECS=nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer
+CODECS=nfc,nfc-gan,jpeg,jpeg444,webp,avif,avif-s0,heic,jxl,compressai-peer
 PEER_WEIGHTS=${PEER_WEIGHTS:-runs/peer-weights}
 PEER=()
 if [[ -d $PEER_WEIGHTS ]]; then

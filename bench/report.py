@@ -25,7 +25,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import grid, plot, rd, speed
+from bench import grid, plot, speed
+from bench.results import RESULTS_FILE, load_results
+from bench.summary import render_summary
 
 REGENERATE = "bench/make_results.sh --fresh"
 FIGURES = [name for _, name in plot.PLOTS.values()] + [grid.GRID_FILE]
@@ -41,8 +43,7 @@ NOTES = {
 
 def render_dataset(folder: Path, level: int = 1, image_prefix: str = "") -> str:
     """The Markdown of one results folder; figures are linked as image_prefix + file name."""
-    results = json.loads((folder / rd.RESULTS_FILE).read_text())
-    text = rd.render_summary(results, level)
+    text = render_summary(load_results(folder), level)
     h2 = "#" * (level + 1)
     figures = [f"{h2} Figures", ""]
     for label, name in plot.PLOTS.values():
@@ -122,7 +123,7 @@ def render_report(
     ]
     machines, commands, subsets = [], [], []
     for name, folder in folders.items():
-        results = json.loads((folder / rd.RESULTS_FILE).read_text())
+        results = json.loads((folder / RESULTS_FILE).read_text())
         machines.append(f"- {name}: {_machine(results)}")
         commands.append(f"{results['provenance']['command']}   # {name}")
         if "--limit" in results["provenance"]["command"]:
@@ -187,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     folders = dict(args.folders)
     for folder in folders.values():
-        if not (folder / rd.RESULTS_FILE).is_file():
-            p.error(f"{folder / rd.RESULTS_FILE} not found; run `nfc bench DATA -o {folder}` first")
+        if not (folder / RESULTS_FILE).is_file():
+            p.error(f"{folder / RESULTS_FILE} not found; run `nfc bench DATA -o {folder}` first")
     for section in args.section:
         if problem := _check_section(section):
             p.error(problem)

@@ -28,7 +28,11 @@ import torch
 from PIL import Image
 
 from bench import rd
-from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig, CompressAICodec
+from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
+from bench.dataset import dataset, load_rgb
+from bench.peer import CompressAICodec
+from bench.provenance import provenance
+from bench.summary import markdown_table
 
 SPEED_FILE = "speed.json"
 REFERENCES = ("jpeg", "webp", "avif", "compressai-msh")
@@ -118,12 +122,12 @@ def run(
     codecs.append(compressai_reference("cpu"))
     if torch.cuda.is_available():
         codecs.append(compressai_reference("cuda"))
-    images = [rd.load_rgb(p) for p in sorted(image_paths)[:batch]]
+    images = [load_rgb(p) for p in sorted(image_paths)[:batch]]
     timings = {
         c.name: time_codec(c, images, repeats, warmup, getattr(c, "device", "cpu")) for c in codecs
     }
     results = {
-        "provenance": rd.provenance(command, rd.dataset(image_paths, batch)),
+        "provenance": provenance(command, dataset(image_paths, batch)),
         "method": {
             "per_image": f"median of {repeats} runs after {warmup} warm-up runs, on the first image",
             "batch": f"{len(images)} images coded one after another, wall clock",
@@ -156,7 +160,7 @@ def render(speed: dict, level: int = 2) -> str:
         "(speed does not depend on training)."),
         "",
     ]
-    lines += rd.markdown_table(
+    lines += markdown_table(
         ["codec", "device", "quality", "encode ms", "decode ms", "encode img/s", "decode img/s"],
         (
             [
@@ -177,7 +181,7 @@ def render(speed: dict, level: int = 2) -> str:
             f"{op.capitalize()} time per image as a multiple of each reference's (lower is faster):",
             "",
         ]
-        lines += rd.markdown_table(
+        lines += markdown_table(
             ["codec", *(f"× {r}" for r in refs)],
             (
                 [name, *(f"{t[f'{op}_ms'] / timings[r][f'{op}_ms']:.3g}" for r in refs)]

@@ -22,6 +22,9 @@ from pathlib import Path
 
 from bench import grid, masks, plot, rd, report, speed
 from bench.codecs import CodecConfig
+from bench.results import RESULTS_FILE
+from bench.store import PER_IMAGE_FILE
+from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,10 @@ def run(
 
     `fresh` deletes the files of an earlier run in out_dir first (needed after new
     weights: the runner refuses to mix results of other settings)."""
-    paths = rd.image_files(data_dir)
+    paths = image_files(data_dir, LOSSLESS_SUFFIXES)
     subset = sorted(paths)[: options.limit]
     # Listed before the long RD sweep so that a wrong folder fails at once.
-    grid_paths = subset if options.grid_from is None else rd.image_files(options.grid_from)
+    grid_paths = subset if options.grid_from is None else image_files(options.grid_from, LOSSLESS_SUFFIXES)
     if options.fresh:
         _remove_previous(out_dir)
     results = rd.run(
@@ -66,8 +69,8 @@ def run(
         config=options.config,
         face_mask=options.face_mask,
     )
-    plot.write_plots(results, out_dir)
-    grid_codecs = [c for c in grid.GRID_CODECS if c in results["codecs"]]
+    plot.write_plots(results.to_json(), out_dir)
+    grid_codecs = [c for c in grid.GRID_CODECS if c in results.codecs]
     if grid_codecs and options.grid_images > 0:
         grid.make_grid(
             grid_paths,
@@ -80,7 +83,7 @@ def run(
     if options.measure_speed:
         speed.run(
             subset,
-            list(results["codecs"]),
+            list(results.codecs),
             out_dir,
             batch=options.speed_batch,
             config=options.config,
@@ -93,8 +96,8 @@ def run(
 
 def _remove_previous(out_dir: Path) -> None:
     outputs = [
-        rd.PER_IMAGE_FILE,
-        rd.RESULTS_FILE,
+        PER_IMAGE_FILE,
+        RESULTS_FILE,
         rd.SUMMARY_FILE,
         speed.SPEED_FILE,
         grid.GRID_FILE,

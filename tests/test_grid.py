@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import grid, rd
+from bench import grid
 from bench.codecs import get_codec
+from bench.dataset import load_rgb
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_grid_picks_the_matched_size_of_every_codec(tiny_images, tmp_path):
     assert [r["image"] for r in summary["rows"]] == ["tiny0.png", "tiny1.png"]
     for row in summary["rows"]:
         assert row["target_bytes"] == 64 * 64 // 8
-        original = rd.load_rgb(tiny_images[int(row["image"][4])])
+        original = load_rgb(tiny_images[int(row["image"][4])])
         for tile in row["tiles"]:
             codec = get_codec(tile["codec"])
             sizes = {q: len(codec.encode(original, q)) for q in codec.qualities}

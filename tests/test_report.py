@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import grid, rd, report, speed, suite
+from bench import grid, report, speed, suite
+from bench.provenance import REPO_ROOT
+from bench.store import PER_IMAGE_FILE
+from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +79,8 @@ def test_grid_from_another_folder_uses_only_its_images(tiny_folder, tmp_path):
 
 
 def test_grid_names_its_folder_relative_to_the_repository(tmp_path):
-    example = rd.REPO_ROOT / "docs" / "example"
-    g = grid.make_grid(rd.image_files(example), ["jpeg"], tmp_path, n_images=1)
+    example = REPO_ROOT / "docs" / "example"
+    g = grid.make_grid(image_files(example, LOSSLESS_SUFFIXES), ["jpeg"], tmp_path, n_images=1)
     assert g["images_from"] == "docs/example"
 
 
@@ -86,7 +89,7 @@ def test_grid_from_a_folder_without_images_fails_before_the_sweep(tiny_folder, t
     options = suite.SuiteOptions(grid_from=tmp_path / "missing", measure_speed=False)
     with pytest.raises(ValueError, match="is not a folder"):
         suite.run(tiny_folder, ["jpeg"], out, options, command=["test"])
-    assert not (out / rd.PER_IMAGE_FILE).exists()
+    assert not (out / PER_IMAGE_FILE).exists()
 
 
 def test_report_builds_results_md_and_copies_the_figures(results_folder, tmp_path):

@@ -29,7 +29,9 @@ from tqdm import tqdm
 
 import neuralcodec
 from bench import metrics
-from bench.rd import load_rgb, provenance
+from bench.dataset import dataset, load_rgb
+from bench.provenance import provenance
+from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"qualities {bad} are not qualities of the gan model")
     if args.log is not None and not args.log.is_file():
         p.error(f"{args.log} not found")
-    from bench.rd import dataset, image_files
-
-    images = dataset(image_files(args.data), args.limit)
+    images = dataset(image_files(args.data, LOSSLESS_SUFFIXES), args.limit)
     if not images:
         p.error(f"no images in {args.data}")
     # Provenance first: the code and weights that run are the ones of the start.

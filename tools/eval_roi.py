@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import neuralcodec
-    from bench.rd import dataset, provenance
+    from bench.dataset import dataset
+    from bench.provenance import provenance
     from neuralcodec import codec, faces
     from neuralcodec.imaging import image_files
     from neuralcodec.models.registry import weights_sha256

@@ -34,7 +34,8 @@ from tqdm import tqdm
 
 from bench import metrics
 from bench.bdrate import RdCurve, bd_rate, quality_at_rate
-from bench.rd import dataset, image_files, load_rgb, provenance
+from bench.dataset import dataset, load_rgb
+from bench.provenance import provenance
 from neuralcodec import imaging
 from neuralcodec.container import NfcFile, pack
 from neuralcodec.models.hyperprior import FaceHyperprior
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"run {name}: {config} not found")
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = dataset(image_files(args.data), args.limit)
+    images = dataset(imaging.image_files(args.data, imaging.LOSSLESS_SUFFIXES), args.limit)
     masks = {} if args.masks is None else load_masks(args.data, args.masks)
     # Provenance first: the code that runs is the one of the start.
     prov = provenance(["python", "-m", "tools.eval_study", *(sys.argv[1:] if argv is None else argv)], images)
