@@ -54,4 +54,4 @@ add_section runs/gan-eval/summary.md \
     "python -m tools.eval_gan $DATA/faces/test -o runs/gan-eval --log runs/gan/log.jsonl"
 add_section runs/study-eval/summary.md "the tools/eval_study.py command in docs/models.md"
 
-python -m bench.report faces=bench/results/faces kodak=bench/results/kodak "${SECTIONS[@]}" -o bench/RESULTS.md
+python -m neuralcodec.bench.report faces=bench/results/faces kodak=bench/results/kodak "${SECTIONS[@]}" -o bench/RESULTS.md

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from bench import aggregate, codecs, masks, metrics, rd, store, summary
-from bench.bdrate import RdCurve, bd_rate, monotone_points, quality_at_rate
-from bench.codecs import (
+from neuralcodec.bench import aggregate, codecs, masks, metrics, rd, store, summary
+from neuralcodec.bench.bdrate import RdCurve, bd_rate, monotone_points, quality_at_rate
+from neuralcodec.bench.codecs import (
     BrokenCodec,
     CodecConfig,
     CodecUnavailable,
@@ -24,9 +24,9 @@ from bench.codecs import (
     UnknownCodec,
     get_codec,
 )
-from bench.dataset import file_sha256, load_rgb
-from bench.peer import CompressAIFile
-from bench.results import RESULTS_FILE, load_results
+from neuralcodec.bench.dataset import file_sha256, load_rgb
+from neuralcodec.bench.peer import CompressAIFile
+from neuralcodec.bench.results import RESULTS_FILE, load_results
 
 FILE_MAGIC = {
     "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
@@ -156,7 +156,7 @@ def test_a_broken_nfc_fails_the_benchmark(image_paths, tmp_path, monkeypatch, ca
     code = rd.main([str(image_paths[0].parent), "--codecs", "jpeg,nfc", "-o", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("bench.rd: error: nfc must run here") and "cannot run model 'cvae'" in err
+    assert err.startswith("neuralcodec.bench.rd: error: nfc must run here") and "cannot run model 'cvae'" in err
 
 
 def test_jpeg_subsampling_is_what_the_name_says(image_paths):
@@ -327,7 +327,7 @@ def test_unavailable_codecs_are_skipped_with_their_reason(image_paths, tmp_path,
 def test_cli_reports_an_unknown_codec_in_one_line(image_paths, tmp_path, capsys):
     code = rd.main([str(image_paths[0].parent), "--codecs", "jpeg,nope", "-o", str(tmp_path)])
     assert code == 2
-    assert capsys.readouterr().err.strip().startswith("bench.rd: error: unknown codec 'nope'")
+    assert capsys.readouterr().err.strip().startswith("neuralcodec.bench.rd: error: unknown codec 'nope'")
 
 
 def test_cli_runs_and_prints_the_summary(image_paths, tmp_path, capsys):
@@ -337,7 +337,7 @@ def test_cli_runs_and_prints_the_summary(image_paths, tmp_path, capsys):
     assert code == 0
     assert "# Rate–distortion benchmark" in capsys.readouterr().out
     results = json.loads((tmp_path / RESULTS_FILE).read_text())
-    assert results["provenance"]["command"].startswith("python -m bench.rd ")
+    assert results["provenance"]["command"].startswith("python -m neuralcodec.bench.rd ")
     assert results["provenance"]["dataset"]["n_images"] == 1
 
 
@@ -452,7 +452,7 @@ def test_face_metrics_need_a_big_enough_bool_mask_of_the_image_size(image_paths)
 
 def test_mask_provider_names_are_checked():
     assert masks.load_mask_provider("none") is None
-    for bad in ("nocolon", "no_such_module_x:f", "bench.masks:nothing_here"):
+    for bad in ("nocolon", "no_such_module_x:f", "neuralcodec.bench.masks:nothing_here"):
         with pytest.raises(masks.UnknownMaskProvider):
             masks.load_mask_provider(bad)
 

@@ -162,12 +162,12 @@ def test_bench_help_is_instant_and_does_not_import_torch():
         "import sys\n"
         "from neuralcodec.cli.main import main\n"
         "try:\n    main(['bench', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        "assert 'torch' not in sys.modules and 'bench' not in sys.modules\n"
+        "assert 'torch' not in sys.modules and 'neuralcodec.bench.suite' not in sys.modules\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
-    assert "--codecs" in done.stdout and "source checkout" in done.stdout
+    assert "--codecs" in done.stdout and "neuralcodec[bench]" in done.stdout
 
 
 def test_bench_end_to_end_on_two_tiny_images(capsys, tmp_path, face):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import grid
-from bench.codecs import get_codec
-from bench.dataset import load_rgb
+from neuralcodec.bench import grid
+from neuralcodec.bench.codecs import get_codec
+from neuralcodec.bench.dataset import load_rgb
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from bench.plot import main
+from neuralcodec.bench.plot import main
 
 
 def fake_results() -> dict:

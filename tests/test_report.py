@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import grid, report, speed, suite
-from bench.provenance import REPO_ROOT
-from bench.store import PER_IMAGE_FILE
+from neuralcodec.bench import grid, report, speed, suite
+from neuralcodec.bench.provenance import REPO_ROOT
+from neuralcodec.bench.store import PER_IMAGE_FILE
 from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 

@@ -213,7 +213,7 @@ def test_peer_architecture_trains_one_model_per_lambda_and_exports_for_the_bench
     out = tmp_path / "peer-weights"
     assert export.main([str(run / "checkpoint.pt"), str(config), "-o", str(out), "--model-id", "peer"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["peer-q01.pt", "peer-q02.pt"]
-    from bench.codecs import CodecConfig, get_codec
+    from neuralcodec.bench.codecs import CodecConfig, get_codec
 
     codec = get_codec("compressai-peer", CodecConfig(peer_weights=out))
     assert codec.qualities == (1, 2) and codec.settings["trained_steps"] == [3]

@@ -28,9 +28,9 @@ from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 import neuralcodec
-from bench import metrics
-from bench.dataset import dataset, load_rgb
-from bench.provenance import provenance
+from neuralcodec.bench import metrics
+from neuralcodec.bench.dataset import dataset, load_rgb
+from neuralcodec.bench.provenance import provenance
 from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ inside gets +BOOST levels and the outside offset is searched per image so that t
 as close as possible to the plain file. Several boosts can be compared (``--boosts 1,2,3``).
 Means per (quality, boost) go to OUT/results.json with provenance, and as a table to stdout
 and to OUT/summary.md (a `## ` section stating its command and machine, which
-`python -m bench.report --section OUT/summary.md` adds to bench/RESULTS.md).
+`python -m neuralcodec.bench.report --section OUT/summary.md` adds to bench/RESULTS.md).
 Runs at low priority (nice 15) and on one thread unless told otherwise.
 """
 
@@ -45,7 +45,7 @@ def _ms_ssim(original: np.ndarray, decoded: np.ndarray) -> float:
     import piq
     import torch
 
-    from bench.metrics import MS_SSIM_SCALE_WEIGHTS, SSIM_KERNEL_SIGMA, MsSsimSettings
+    from neuralcodec.bench.metrics import MS_SSIM_SCALE_WEIGHTS, SSIM_KERNEL_SIGMA, MsSsimSettings
 
     settings = MsSsimSettings.for_size(*original.shape[:2])
     x, y = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None] for a in (decoded, original))
@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import neuralcodec
-    from bench.dataset import dataset
-    from bench.provenance import provenance
+    from neuralcodec.bench.dataset import dataset
+    from neuralcodec.bench.provenance import provenance
     from neuralcodec import codec, faces
     from neuralcodec.imaging import image_files
     from neuralcodec.models.registry import weights_sha256

@@ -32,10 +32,10 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from bench import metrics
-from bench.bdrate import RdCurve, bd_rate, quality_at_rate
-from bench.dataset import dataset, load_rgb
-from bench.provenance import provenance
+from neuralcodec.bench import metrics
+from neuralcodec.bench.bdrate import RdCurve, bd_rate, quality_at_rate
+from neuralcodec.bench.dataset import dataset, load_rgb
+from neuralcodec.bench.provenance import provenance
 from neuralcodec import imaging
 from neuralcodec.container import NfcFile, pack
 from neuralcodec.models.hyperprior import FaceHyperprior

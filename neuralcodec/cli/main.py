@@ -29,13 +29,13 @@ EPILOG = """examples:
   nfc bench faces/ --codecs nfc,jpeg,webp,avif -o bench/results/faces --limit 20
 """
 
-BENCH_CODECS = "nfc,nfc-gan,jpeg,jpeg444,webp,avif,jxl,compressai-peer"
+BENCH_CODECS = "nfc,nfc-gan,jpeg,jpeg444,webp,avif,avif-s0,heic,jxl,compressai-peer"
 BENCH_EPILOG = """Writes to OUT: per_image.jsonl (resumable), results.json (curves, BD-rates, provenance),
 rd_psnr.png, rd_ms_ssim.png, grid.png (+ grid.json), speed.json and summary.md (everything
 as Markdown). bench/RESULTS.md is made from two such folders by bench/make_results.sh.
 
-nfc bench needs a source checkout of neuralcodec: the benchmark lives in the repository's
-top-level bench/ folder, which is not part of the installed package.
+The benchmark is part of the package (neuralcodec.bench); its libraries (piq, bjontegaard,
+pillow-heif, ...) come with pip install 'neuralcodec[bench]'.
 """
 
 
@@ -121,17 +121,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _import_bench_suite():
-    """bench.suite from the source checkout this neuralcodec was installed from (editable)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "bench" / "suite.py").is_file():
+    """neuralcodec.bench.suite, or a one-line hint when the benchmark's extras are missing."""
+    try:
+        from neuralcodec.bench import suite
+    except ImportError as exc:
         raise UsageError(
-            "nfc bench runs from a source checkout: the bench/ folder is not part of the installed "
-            "package; clone the repository and `pip install --no-build-isolation -e .` there"
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from bench import suite
-
+            f"nfc bench needs the benchmark extras ({exc.name} is missing): "
+            "pip install 'neuralcodec[bench]', or pip install -r requirements.txt in a checkout"
+        ) from None
     return suite
 
 
@@ -144,7 +141,7 @@ def _positive_int(text: str) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     suite = _import_bench_suite()
-    from bench.codecs import CodecConfig
+    from neuralcodec.bench.codecs import CodecConfig
 
     options = suite.SuiteOptions(
         limit=args.limit,

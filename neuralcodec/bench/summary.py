@@ -11,9 +11,9 @@ of the anchor's range, are visible.
 
 from collections.abc import Iterable, Sequence
 
-from bench.aggregate import ANCHORS, AT_BPP_METRICS, BD_METRICS, FIXED_BPP, OperatingPoint
-from bench.bdrate import BD_METHOD, BdRate
-from bench.results import BenchResults
+from neuralcodec.bench.aggregate import ANCHORS, AT_BPP_METRICS, BD_METRICS, FIXED_BPP, OperatingPoint
+from neuralcodec.bench.bdrate import BD_METHOD, BdRate
+from neuralcodec.bench.results import BenchResults
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:

@@ -15,7 +15,7 @@ StaleResults. Unknown codecs, unloadable mask providers and required codecs that
 (bench.codecs.BrokenCodec) stop it before any work; optional codecs that cannot run are
 skipped and listed with the reason.
 
-    python -m bench.rd DATA_DIR --codecs jpeg,webp,avif,nfc -o OUT [--limit N]
+    python -m neuralcodec.bench.rd DATA_DIR --codecs jpeg,webp,avif,nfc -o OUT [--limit N]
 """
 
 import argparse
@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from bench import masks, metrics
-from bench.aggregate import BD_RATE_METHOD, aggregate, analyse, ms_ssim_settings_used
-from bench.codecs import (
+from neuralcodec.bench import masks, metrics
+from neuralcodec.bench.aggregate import BD_RATE_METHOD, aggregate, analyse, ms_ssim_settings_used
+from neuralcodec.bench.codecs import (
     DEFAULT_CONFIG,
     BrokenCodec,
     Codec,
@@ -41,11 +41,11 @@ from bench.codecs import (
     codec_names,
     get_codec,
 )
-from bench.dataset import dataset, load_rgb
-from bench.provenance import provenance
-from bench.results import BenchResults, CodecRun, MetricsUsed, write_results
-from bench.store import PER_IMAGE_FILE, Measurement, ResultStore, StaleResults
-from bench.summary import render_summary
+from neuralcodec.bench.dataset import dataset, load_rgb
+from neuralcodec.bench.provenance import provenance
+from neuralcodec.bench.results import BenchResults, CodecRun, MetricsUsed, write_results
+from neuralcodec.bench.store import PER_IMAGE_FILE, Measurement, ResultStore, StaleResults
+from neuralcodec.bench.summary import render_summary
 from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 SUMMARY_FILE = "summary.md"
@@ -173,14 +173,14 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.rd",
+        prog="python -m neuralcodec.bench.rd",
         description="Rate–distortion benchmark. Encodes and decodes every image of DATA_DIR "
         "with every codec at every quality of its sweep, measures PSNR, SSIM and MS-SSIM on "
         "the 8-bit decoded RGB and bpp from the whole file, and writes OUT/per_image.jsonl "
         "(one line per codec, quality and image; a re-run resumes from it), "
         "OUT/results.json (mean curves, BD-rates vs jpeg/webp/avif/avif-s0/heic, provenance: "
         "versions, git SHA, device, dataset hash) and OUT/summary.md (the tables).",
-        epilog="example: python -m bench.rd /work/shared/data/faces/test "
+        epilog="example: python -m neuralcodec.bench.rd /work/shared/data/faces/test "
         "--codecs jpeg,webp,avif,nfc -o bench/results/faces --limit 100",
     )
     parser.add_argument(
@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     names = [n.strip() for n in args.codecs.split(",") if n.strip()]
-    command = ["python", "-m", "bench.rd", *(sys.argv[1:] if argv is None else argv)]
+    command = ["python", "-m", "neuralcodec.bench.rd", *(sys.argv[1:] if argv is None else argv)]
     try:
         run(
             paths,
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             face_mask=args.face_mask,
         )
     except (UnknownCodec, BrokenCodec, StaleResults, masks.UnknownMaskProvider) as exc:
-        print(f"bench.rd: error: {exc}", file=sys.stderr)
+        print(f"neuralcodec.bench.rd: error: {exc}", file=sys.stderr)
         return 2
     print((args.output / SUMMARY_FILE).read_text())
     return 0

@@ -11,7 +11,7 @@ its closest, and every caption states the bytes and PSNR, so the mismatch is vis
 Images wider or taller than `crop` px are shown as their central crop, enlarged
 without smoothing.
 
-    python -m bench.grid DATA_DIR -o OUT [--images 3] [--target-bpp 0.25] [--codecs ...]
+    python -m neuralcodec.bench.grid DATA_DIR -o OUT [--images 3] [--target-bpp 0.25] [--codecs ...]
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from bench import metrics, rd
-from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
-from bench.dataset import load_rgb
-from bench.provenance import REPO_ROOT
+from neuralcodec.bench import metrics, rd
+from neuralcodec.bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
+from neuralcodec.bench.dataset import load_rgb
+from neuralcodec.bench.provenance import REPO_ROOT
 from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 GRID_FILE = "grid.png"

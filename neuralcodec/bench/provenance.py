@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from PIL import features
 
-from bench.codecs import avif_codec_versions
-from bench.dataset import DatasetImage, common_folder
+from neuralcodec.bench.codecs import avif_codec_versions
+from neuralcodec.bench.dataset import DatasetImage, common_folder
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _dataset_provenance(images: Sequence[DatasetImage]) -> dict[str, object]:

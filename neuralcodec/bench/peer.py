@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.codecs import CodecConfig, CodecUnavailable
+from neuralcodec.bench.codecs import CodecConfig, CodecUnavailable
 
 PEER_STRIDE = 64
 

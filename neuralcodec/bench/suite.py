@@ -10,8 +10,8 @@
 Every step reads the same images (the first `limit`, sorted by name) and the same codec
 options, except the grid where `grid_from` names another folder: grid.png is copied into the
 committed bench/img/, so a data set that must not be committed (the CelebA test faces) gets
-its grid from images that may be (docs/example). Each step can also be run alone: `python -m bench.rd`, `python bench/plot.py OUT`,
-`python -m bench.grid`, `python -m bench.report`.
+its grid from images that may be (docs/example). Each step can also be run alone: `python -m neuralcodec.bench.rd`, `python -m neuralcodec.bench.plot OUT`,
+`python -m neuralcodec.bench.grid`, `python -m neuralcodec.bench.report`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import grid, masks, plot, rd, report, speed
-from bench.codecs import CodecConfig
-from bench.results import RESULTS_FILE
-from bench.store import PER_IMAGE_FILE
+from neuralcodec.bench import grid, masks, plot, rd, report, speed
+from neuralcodec.bench.codecs import CodecConfig
+from neuralcodec.bench.results import RESULTS_FILE
+from neuralcodec.bench.store import PER_IMAGE_FILE
 from neuralcodec.imaging import LOSSLESS_SUFFIXES, image_files
 
 

@@ -1,6 +1,6 @@
 """Rate–distortion plots from a bench.rd results folder.
 
-    python bench/plot.py bench/results/faces [--max-bpp 1.5]
+    python -m neuralcodec.bench.plot bench/results/faces [--max-bpp 1.5]
 
 Writes ``rd_psnr.png`` and ``rd_ms_ssim.png`` next to ``results.json``: one line per codec,
 mean bpp (whole-file bytes) against mean PSNR / MS-SSIM (dB), every measured quality a marker.
@@ -50,12 +50,12 @@ def write_plots(results: dict, out_dir: Path, max_bpp: float = 1.5) -> list[Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results_dir", type=Path, help="folder holding results.json from `python -m bench.rd`")
+    p.add_argument("results_dir", type=Path, help="folder holding results.json from `python -m neuralcodec.bench.rd`")
     p.add_argument("--max-bpp", type=float, default=1.5, help="right edge of the plots (default 1.5)")
     args = p.parse_args(argv)
     path = args.results_dir / "results.json"
     if not path.is_file():
-        p.error(f"{path} not found; run `python -m bench.rd ... -o {args.results_dir}` first")
+        p.error(f"{path} not found; run `python -m neuralcodec.bench.rd ... -o {args.results_dir}` first")
     for written in write_plots(json.loads(path.read_text()), args.results_dir, args.max_bpp):
         print(written)
     return 0

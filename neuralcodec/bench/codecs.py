@@ -204,7 +204,7 @@ class NeuralCodec:
 def _peer(config: CodecConfig) -> Codec:
     # Imported when built: bench.peer needs this module's interface, and torch and
     # CompressAI load only for the learned peer.
-    from bench.peer import load_peer
+    from neuralcodec.bench.peer import load_peer
 
     return load_peer(config)
 

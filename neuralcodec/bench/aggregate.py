@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.bdrate import BD_METHOD, BdRate, RdCurve, bd_rate, quality_at_rate
-from bench.codecs import Codec
-from bench.store import Measurement
+from neuralcodec.bench.bdrate import BD_METHOD, BdRate, RdCurve, bd_rate, quality_at_rate
+from neuralcodec.bench.codecs import Codec
+from neuralcodec.bench.store import Measurement
 
 ANCHORS = ("jpeg", "webp", "avif", "avif-s0", "heic")
 BD_METRICS = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM (dB)"}

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.aggregate import FacePoint, MsSsimUse, RdAnalysis, RdPoint, analyse
+from neuralcodec.bench.aggregate import FacePoint, MsSsimUse, RdAnalysis, RdPoint, analyse
 
 RESULTS_FILE = "results.json"
 

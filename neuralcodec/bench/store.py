@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.codecs import Codec
-from bench.metrics import FaceMetrics, Metrics
+from neuralcodec.bench.codecs import Codec
+from neuralcodec.bench.metrics import FaceMetrics, Metrics
 
 PER_IMAGE_FILE = "per_image.jsonl"
 # Bump when a record gains or changes a field, so that a resume never mixes record formats.

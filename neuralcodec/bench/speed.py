@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench import rd
-from bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
-from bench.dataset import dataset, load_rgb
-from bench.peer import CompressAICodec
-from bench.provenance import provenance
-from bench.summary import markdown_table
+from neuralcodec.bench import rd
+from neuralcodec.bench.codecs import DEFAULT_CONFIG, Codec, CodecConfig
+from neuralcodec.bench.dataset import dataset, load_rgb
+from neuralcodec.bench.peer import CompressAICodec
+from neuralcodec.bench.provenance import provenance
+from neuralcodec.bench.summary import markdown_table
 
 SPEED_FILE = "speed.json"
 REFERENCES = ("jpeg", "webp", "avif", "compressai-msh")
@@ -114,7 +114,7 @@ def run(
     repeats: int = DEFAULT_REPEATS,
     warmup: int = DEFAULT_WARMUP,
     config: CodecConfig = DEFAULT_CONFIG,
-    command: Sequence[str] = ("python", "-m", "bench.speed"),
+    command: Sequence[str] = ("python", "-m", "neuralcodec.bench.speed"),
 ) -> dict:
     """Time the codecs (plus the Pillow and CompressAI references); writes out_dir/speed.json."""
     names = list(dict.fromkeys([*codec_names, *(r for r in REFERENCES if r != "compressai-msh")]))
