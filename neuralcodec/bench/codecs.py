@@ -59,6 +59,8 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image, features
 
+from neuralcodec.errors import InvalidOption
+
 JPEG_QUALITIES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 WEBP_QUALITIES = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 AVIF_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90)
@@ -70,7 +72,7 @@ NFC_MODEL = "cvae"
 NFC_GAN_MODEL = "gan"
 
 
-class UnknownCodec(ValueError):
+class UnknownCodec(InvalidOption):
     """The name is not in the registry."""
 
 
@@ -78,10 +80,10 @@ class CodecUnavailable(RuntimeError):
     """An optional codec is known but cannot run here; the message says why."""
 
 
-class BrokenCodec(ValueError):
+class BrokenCodec(InvalidOption):
     """A required codec cannot run here: a broken install or a broken codec, never a skip.
 
-    A ValueError like UnknownCodec, so that `nfc bench` reports it in one line."""
+    An InvalidOption like UnknownCodec, so that `nfc bench` reports it in one line."""
 
 
 class Codec(Protocol):

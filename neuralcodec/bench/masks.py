@@ -26,11 +26,13 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from neuralcodec.errors import InvalidOption
+
 MaskProvider = Callable[[Image.Image], np.ndarray | None]
 NO_MASKS = "none"
 
 
-class UnknownMaskProvider(ValueError):
+class UnknownMaskProvider(InvalidOption):
     """The `module:function` named cannot be imported or is not callable."""
 
 

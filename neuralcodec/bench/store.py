@@ -21,6 +21,7 @@ from typing import Any
 
 from neuralcodec.bench.codecs import Codec
 from neuralcodec.bench.metrics import FaceMetrics, Metrics
+from neuralcodec.errors import InvalidOption
 
 PER_IMAGE_FILE = "per_image.jsonl"
 # Bump when a record gains or changes a field, so that a resume never mixes record formats.
@@ -29,7 +30,7 @@ RECORD_FORMAT = 2
 _METRIC_FIELDS = tuple(f.name for f in dataclasses.fields(Metrics))
 
 
-class StaleResults(ValueError):
+class StaleResults(InvalidOption):
     """out_dir holds results made with other settings of a codec being run."""
 
 
