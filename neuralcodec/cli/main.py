@@ -77,7 +77,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     roi = None if args.roi is None else parse_roi(args.roi)
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
-    roi_levels = None if args.roi_boost is None else (args.roi_boost, None)
+    roi_levels = None if args.roi_boost is None else (args.roi_boost, None)  # level offsets
     data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model, roi=roi, roi_levels=roi_levels)
     _write_output(out, data, args.input)
     if out != STDIO and not args.quiet:
