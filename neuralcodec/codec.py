@@ -74,7 +74,10 @@ class FileInfo:
     file_bytes: int
     payload_bytes: int
     roi_cells: tuple[int, int, int, int] | None = None  # left, top, width, height in latent cells
-    roi_levels: tuple[float, float] | None = None  # level offsets inside, outside
+    #: Level offsets of the ROI's inside and outside from ``quality``, in levels (the header's
+    #: quarter steps / 4; what ``compress(roi_levels=...)`` takes).
+    roi_inside_level_offset: float | None = None
+    roi_outside_level_offset: float | None = None
 
     @property
     def roi_pixels(self) -> tuple[int, int, int, int] | None:
@@ -379,7 +382,6 @@ def inspect(data: bytes) -> FileInfo:
         file_bytes=len(data),
         payload_bytes=f.payload_bytes,
         roi_cells=None if f.roi is None else (f.roi.left, f.roi.top, f.roi.width, f.roi.height),
-        roi_levels=None
-        if f.roi is None
-        else (f.roi.inside_quarter_steps / QUARTER_STEPS_PER_LEVEL, f.roi.outside_quarter_steps / QUARTER_STEPS_PER_LEVEL),
+        roi_inside_level_offset=None if f.roi is None else f.roi.inside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+        roi_outside_level_offset=None if f.roi is None else f.roi.outside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
     )

@@ -111,7 +111,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"bpp:      {info.bpp:.4f}")
     if info.roi_cells is not None:
         x, y, w, h = info.roi_pixels
-        inside, outside = info.roi_levels
+        inside, outside = info.roi_inside_level_offset, info.roi_outside_level_offset
         print(f"roi:      {x},{y},{w},{h} px ({info.roi_cells[2]}x{info.roi_cells[3]} latent cells at "
               f"{info.roi_cells[0]},{info.roi_cells[1]}), levels {inside:+g} inside, {outside:+g} outside")
     return 0
