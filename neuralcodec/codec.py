@@ -2,7 +2,7 @@
 
 ::
 
-    compress:   image -> load_rgb -> pad to stride -> model.analyse(level) -> AnalysedImage
+    compress:   image -> load_rgb -> pad to stride -> model.analyse(level_index) -> AnalysedImage
                       [roi: pixel box -> latent cells + level offsets -> LevelRegion]
                       -> model.code_latent -> EncodedLatents
                       -> NfcFile(model id, quality, size, streams, ROI block) -> pack -> bytes
@@ -12,8 +12,11 @@
 
 Face-aware bit allocation (ROI): the latent cells of a rectangle are quantised at a higher
 level than the file's quality and the others at a lower one. By default the inside gets
-:data:`ROI_DEFAULT_BOOST` levels more and the outside level is searched, in quarter levels,
-so that the file stays the size of the same image coded without ROI.
+:data:`ROI_DEFAULT_BOOST_LEVELS` levels more and the outside level is searched, in quarter
+steps, so that the file stays the size of the same image coded without ROI.
+
+Rate-axis names (``quality`` 1-based, ``level_index`` 0-based, ``level_position``, level
+offsets, ``*_quarter_steps``): the glossary in :mod:`neuralcodec.models.hyperprior`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ from PIL import Image
 
 from neuralcodec import imaging
 from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
-from neuralcodec.container.spec import ROI_OFFSET_MAX, ROI_OFFSET_MIN, ROI_OFFSET_STEPS_PER_LEVEL
+from neuralcodec.container.spec import (
+    QUARTER_STEPS_PER_LEVEL,
+    ROI_OFFSET_MAX_QUARTER_STEPS,
+    ROI_OFFSET_MIN_QUARTER_STEPS,
+)
 from neuralcodec.errors import CorruptHeader, InvalidOption
 from neuralcodec.models.catalog import (
     DEFAULT_MODEL,
@@ -42,11 +49,11 @@ from neuralcodec.models.hyperprior import AnalysedImage, EncodedLatents, FaceHyp
 from neuralcodec.models.registry import load_model
 from neuralcodec.transforms.networks import LATENT_STRIDE, STRIDE
 
-#: Levels added inside the ROI when the caller gives no explicit offsets.
-ROI_DEFAULT_BOOST = 2.0
-#: How far ROI level positions may lie beyond the model's first and last levels
+#: Level offset inside the ROI when the caller gives no explicit offsets.
+ROI_DEFAULT_BOOST_LEVELS = 2.0
+#: How far, in levels, ROI level positions may lie beyond the model's first and last levels
 #: (the log-gains extrapolate linearly there).
-ROI_LEVEL_MARGIN = 2.0
+ROI_POSITION_MARGIN_LEVELS = 2.0
 
 #: An ROI: "auto" (detect the face), (x, y, w, h) in pixels, "x,y,w,h", or None.
 RoiInput = str | Sequence[int] | None
@@ -59,13 +66,16 @@ class FileInfo:
     model_id: str
     model_alias: str
     decoder: str  # the decoder the file's writer chose: "faithful" or "realistic"
-    quality: int
+    quality: int  # 1-based
     width: int
     height: int
     file_bytes: int
     payload_bytes: int
     roi_cells: tuple[int, int, int, int] | None = None  # left, top, width, height in latent cells
-    roi_levels: tuple[float, float] | None = None  # level offsets inside, outside
+    #: Level offsets of the ROI's inside and outside from ``quality``, in levels (the header's
+    #: quarter steps / 4; what ``compress(roi_levels=...)`` takes).
+    roi_inside_level_offset: float | None = None
+    roi_outside_level_offset: float | None = None
 
     @property
     def roi_pixels(self) -> tuple[int, int, int, int] | None:
@@ -162,28 +172,40 @@ ROI_SIZE_TOLERANCE = 0.02
 
 
 def _position_range(net: FaceHyperprior) -> tuple[float, float]:
-    return -ROI_LEVEL_MARGIN, net.levels - 1 + ROI_LEVEL_MARGIN
+    """The level positions an ROI may use: the model's levels plus the margin on each side."""
+    return -ROI_POSITION_MARGIN_LEVELS, net.levels - 1 + ROI_POSITION_MARGIN_LEVELS
 
 
-def _level_steps(offset: float, what: str) -> int:
-    """A level offset -> quarter levels; ValueError unless it is a finite multiple of 1/4."""
-    number = isinstance(offset, (int, float)) and not isinstance(offset, bool) and math.isfinite(offset)
-    if not number or offset * ROI_OFFSET_STEPS_PER_LEVEL != round(offset * ROI_OFFSET_STEPS_PER_LEVEL):
-        raise InvalidOption(f"ROI {what} level offset must be a multiple of 1/{ROI_OFFSET_STEPS_PER_LEVEL}, not {offset!r}")
-    return round(offset * ROI_OFFSET_STEPS_PER_LEVEL)
+def _quarter_steps(level_offset: float, what: str) -> int:
+    """A level offset -> quarter steps; InvalidOption unless it is a finite multiple of 1/4."""
+    number = (
+        isinstance(level_offset, (int, float)) and not isinstance(level_offset, bool) and math.isfinite(level_offset)
+    )
+    steps = level_offset * QUARTER_STEPS_PER_LEVEL if number else None
+    if steps is None or steps != round(steps):
+        raise InvalidOption(
+            f"ROI {what} level offset must be a multiple of 1/{QUARTER_STEPS_PER_LEVEL}, not {level_offset!r}"
+        )
+    return round(steps)
 
 
-def _region(cells: tuple[int, int, int, int], level: int, inside: int, outside: int) -> LevelRegion:
-    """Latent cells + offsets in quarter levels -> the model's LevelRegion."""
-    return LevelRegion(*cells, inside=level + inside / ROI_OFFSET_STEPS_PER_LEVEL,
-                       outside=level + outside / ROI_OFFSET_STEPS_PER_LEVEL)
+def _region(
+    cells: tuple[int, int, int, int], level_index: int, inside_quarter_steps: int, outside_quarter_steps: int
+) -> LevelRegion:
+    """Latent cells + offsets in quarter steps from ``level_index`` -> the model's LevelRegion."""
+    return LevelRegion(
+        *cells,
+        inside_position=level_index + inside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+        outside_position=level_index + outside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+    )
 
 
-def _steps_range(net: FaceHyperprior, level: int) -> tuple[int, int]:
-    """Smallest and largest offset, in quarter levels, that stays in the allowed positions."""
+def _quarter_steps_range(net: FaceHyperprior, level_index: int) -> tuple[int, int]:
+    """Smallest and largest offset from ``level_index``, in quarter steps, that stays in the
+    allowed level positions."""
     lo, hi = _position_range(net)
-    low = max(ROI_OFFSET_MIN, math.ceil((lo - level) * ROI_OFFSET_STEPS_PER_LEVEL))
-    high = min(ROI_OFFSET_MAX, math.floor((hi - level) * ROI_OFFSET_STEPS_PER_LEVEL))
+    low = max(ROI_OFFSET_MIN_QUARTER_STEPS, math.ceil((lo - level_index) * QUARTER_STEPS_PER_LEVEL))
+    high = min(ROI_OFFSET_MAX_QUARTER_STEPS, math.floor((hi - level_index) * QUARTER_STEPS_PER_LEVEL))
     return low, high
 
 
@@ -200,23 +222,23 @@ def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock |
     )
 
 
-def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside: int) -> bytes:
+def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside_quarter_steps: int) -> bytes:
     """The ROI file closest in size to the file without ROI.
 
-    For a given inside offset the outside offset (in quarter levels) is bisected: sizes fall
+    For a given inside offset the outside offset (in quarter steps) is bisected: sizes fall
     as it falls. Where even the lowest outside level cannot pay for the inside boost (small
-    files), the boost shrinks a quarter level at a time until the file is within
+    files), the boost shrinks a quarter step at a time until the file is within
     :data:`ROI_SIZE_TOLERANCE` of the plain size.
     """
     target = len(pack_roi(net.code_latent(analysed), None))
-    low, _ = _steps_range(net, analysed.level)
+    low, _ = _quarter_steps_range(net, analysed.level_index)
 
     def closest(inside: int) -> bytes:
         cache: dict[int, bytes] = {}
 
         def coded(outside: int) -> bytes:
             if outside not in cache:
-                region = _region(cells, analysed.level, inside, outside)
+                region = _region(cells, analysed.level_index, inside, outside)
                 cache[outside] = pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
             return cache[outside]
 
@@ -229,10 +251,10 @@ def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside: int) ->
                 lo = mid
         return min((coded(lo), coded(hi)), key=lambda d: (abs(len(d) - target), len(d)))
 
-    data = closest(inside)
-    while len(data) > target * (1 + ROI_SIZE_TOLERANCE) and inside > 1:
-        inside -= 1
-        data = closest(inside)
+    data = closest(inside_quarter_steps)
+    while len(data) > target * (1 + ROI_SIZE_TOLERANCE) and inside_quarter_steps > 1:
+        inside_quarter_steps -= 1
+        data = closest(inside_quarter_steps)
     return data
 
 
@@ -257,10 +279,11 @@ def compress(
 
     ``roi`` spends more bits on a region: ``"auto"`` (the detected face; warns and codes
     without ROI where none is found), ``(x, y, w, h)`` in pixels or ``"x,y,w,h"``.
-    ``roi_levels`` = (inside, outside) level offsets from ``quality``, multiples of 1/4;
-    an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST`) is searched so
-    that the file keeps the size it has without ROI. InvalidOption (a ValueError) for an ROI
-    outside the image, an empty one, or offsets beyond the model's levels.
+    ``roi_levels`` = (inside, outside) level offsets from ``quality``, in levels, multiples of
+    1/4 (stored as quarter steps; e.g. (1.5, -0.75) codes the inside as if at quality + 1.5);
+    an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST_LEVELS`) is searched
+    so that the file keeps the size it has without ROI. InvalidOption (a ValueError) for an
+    ROI outside the image, an empty one, or offsets beyond the model's levels.
     """
     spec = spec_for(model)
     if target_bytes is not None:
@@ -272,7 +295,7 @@ def compress(
         quality = _check_quality(quality, spec.alias)
     if roi_levels is not None and roi is None:
         raise InvalidOption("roi_levels needs an roi")
-    roi_levels = (ROI_DEFAULT_BOOST, None) if roi_levels is None else roi_levels
+    roi_levels = (ROI_DEFAULT_BOOST_LEVELS, None) if roi_levels is None else roi_levels
     if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
     rgb = imaging.load_rgb(image)
@@ -307,8 +330,8 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
 def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
     height, width = rgb.shape[:2]
     net = load_model(spec.alias)
-    level = quality - 1
-    analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level=level)
+    level_index = quality - 1
+    analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level_index=level_index)
 
     def pack_roi(encoded: EncodedLatents, block: RoiBlock | None) -> bytes:
         return _pack(spec, quality, width, height, encoded, block)
@@ -316,18 +339,18 @@ def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
     if box is None:
         return pack_roi(net.code_latent(analysed), None)
     cells = _roi_cells(box, tuple(analysed.y_scaled.shape[2:]))
-    low, high = _steps_range(net, level)
-    inside = _level_steps(roi_levels[0], "inside")
-    outside = None if roi_levels[1] is None else _level_steps(roi_levels[1], "outside")
+    low, high = _quarter_steps_range(net, level_index)
+    inside = _quarter_steps(roi_levels[0], "inside")
+    outside = None if roi_levels[1] is None else _quarter_steps(roi_levels[1], "outside")
     for steps, what in ((inside, "inside"), (outside, "outside")):
         if steps is not None and not low <= steps <= high:
             raise InvalidOption(
-                f"ROI {what} offset {steps / ROI_OFFSET_STEPS_PER_LEVEL:+g} leaves quality {quality}'s "
-                f"allowed range {low / ROI_OFFSET_STEPS_PER_LEVEL:+g}..{high / ROI_OFFSET_STEPS_PER_LEVEL:+g}"
+                f"ROI {what} offset {steps / QUARTER_STEPS_PER_LEVEL:+g} levels leaves quality {quality}'s "
+                f"allowed range {low / QUARTER_STEPS_PER_LEVEL:+g}..{high / QUARTER_STEPS_PER_LEVEL:+g}"
             )
     if outside is None:
         return _rate_matched(net, analysed, pack_roi, cells, inside)
-    region = _region(cells, level, inside, outside)
+    region = _region(cells, level_index, inside, outside)
     return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
 
 
@@ -358,11 +381,11 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
     region = None
     if f.roi is not None:
         region = _checked_region(f.roi, net, f.quality - 1, hyper_hw)
-    x_hat = net.decompress(encoded, level=f.quality - 1, region=region)
+    x_hat = net.decompress(encoded, level_index=f.quality - 1, region=region)
     return imaging.to_image(x_hat, f.width, f.height)
 
 
-def _checked_region(roi: RoiBlock, net: FaceHyperprior, level: int, hyper_hw: tuple[int, int]) -> LevelRegion:
+def _checked_region(roi: RoiBlock, net: FaceHyperprior, level_index: int, hyper_hw: tuple[int, int]) -> LevelRegion:
     """The file's ROI block as a LevelRegion, or CorruptHeader where the model cannot use it."""
     cells_per_hyper = STRIDE // LATENT_STRIDE
     rows, cols = hyper_hw[0] * cells_per_hyper, hyper_hw[1] * cells_per_hyper
@@ -370,10 +393,11 @@ def _checked_region(roi: RoiBlock, net: FaceHyperprior, level: int, hyper_hw: tu
         raise CorruptHeader(
             f"ROI rectangle {roi.left},{roi.top} + {roi.width}x{roi.height} cells leaves the {cols}x{rows} latent grid"
         )
-    low, high = _steps_range(net, level)
-    if not (low <= roi.inside <= high and low <= roi.outside <= high):
-        raise CorruptHeader(f"ROI level offsets {roi.inside}, {roi.outside} (quarter levels) outside {low}..{high}")
-    return _region((roi.left, roi.top, roi.width, roi.height), level, roi.inside, roi.outside)
+    low, high = _quarter_steps_range(net, level_index)
+    inside, outside = roi.inside_quarter_steps, roi.outside_quarter_steps
+    if not (low <= inside <= high and low <= outside <= high):
+        raise CorruptHeader(f"ROI level offsets {inside}, {outside} (quarter steps) outside {low}..{high}")
+    return _region((roi.left, roi.top, roi.width, roi.height), level_index, inside, outside)
 
 
 def inspect(data: bytes) -> FileInfo:
@@ -390,7 +414,6 @@ def inspect(data: bytes) -> FileInfo:
         file_bytes=len(data),
         payload_bytes=f.payload_bytes,
         roi_cells=None if f.roi is None else (f.roi.left, f.roi.top, f.roi.width, f.roi.height),
-        roi_levels=None
-        if f.roi is None
-        else (f.roi.inside / ROI_OFFSET_STEPS_PER_LEVEL, f.roi.outside / ROI_OFFSET_STEPS_PER_LEVEL),
+        roi_inside_level_offset=None if f.roi is None else f.roi.inside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+        roi_outside_level_offset=None if f.roi is None else f.roi.outside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
     )

@@ -125,7 +125,8 @@ def test_encode_with_roi_auto_and_info_shows_it(capsys, face_png, tmp_path):
     assert code == 0 and "roi:" in out and "inside" in out
     code, out, _ = run(capsys, "info", str(nfc), "--json")
     info = json.loads(out)
-    assert 0 < info["roi_levels"][0] <= 2.0 and len(info["roi_pixels"]) == 4 and info["header_bytes"] == 22
+    assert 0 < info["roi_inside_level_offset"] <= 2.0 and info["roi_outside_level_offset"] < 0
+    assert len(info["roi_pixels"]) == 4 and info["header_bytes"] == 22
     assert run(capsys, "decode", str(nfc), "-o", str(tmp_path / "d.png"))[0] == 0
 
 
@@ -134,7 +135,7 @@ def test_encode_with_a_pixel_roi_and_boost(capsys, face_png, tmp_path):
     code, _, _ = run(capsys, "encode", str(face_png), "-o", str(nfc), "--roi", "32,32,64,64", "--roi-boost", "1.5")
     assert code == 0
     code, out, _ = run(capsys, "info", str(nfc), "--json")
-    assert json.loads(out)["roi_cells"] == [2, 2, 4, 4] and json.loads(out)["roi_levels"][0] == 1.5
+    assert json.loads(out)["roi_cells"] == [2, 2, 4, 4] and json.loads(out)["roi_inside_level_offset"] == 1.5
 
 
 @pytest.mark.parametrize(

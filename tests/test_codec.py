@@ -22,8 +22,8 @@ def small_file(face) -> bytes:
 
 
 def test_qualities_are_numbered_from_one():
-    levels = neuralcodec.available_qualities()
-    assert levels == list(range(1, len(levels) + 1)) and len(levels) >= 6
+    qualities = neuralcodec.available_qualities()
+    assert qualities == list(range(1, len(qualities) + 1)) and len(qualities) >= 6
 
 
 @pytest.mark.parametrize("h,w", [(128, 128), (97, 131), (1, 1), (64, 200), (200, 48)])

@@ -20,7 +20,7 @@ from neuralcodec.errors import (
 )
 
 SAMPLE = NfcFile(model_hash=0xBEEF, quality=3, width=128, height=128, streams=(b"\x01" * 20, b"\x02" * 150))
-ROI = RoiBlock(left=2, top=1, width=4, height=5, inside=8, outside=-3)
+ROI = RoiBlock(left=2, top=1, width=4, height=5, inside_quarter_steps=8, outside_quarter_steps=-3)
 SAMPLE_ROI = NfcFile(0xBEEF, 3, 128, 128, (b"\x01" * 20, b"\x02" * 150), roi=ROI)
 
 

@@ -114,12 +114,12 @@ def model():
 
 @pytest.fixture(scope="module")
 def real_latent(model, face) -> torch.Tensor:
-    """Quantised latent of the example face at level 4, as the decoder sees it."""
+    """Quantised latent of the example face at level index 4, as the decoder sees it."""
     x = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255
-    level = torch.tensor([4])
+    level_index = torch.tensor([4])
     with torch.no_grad():
-        y = model.analysis(x) * model.gains.gain(level)
-        return torch.round(y) * model.gains.inverse_gain(level)
+        y = model.analysis(x) * model.gains.gain(level_index)
+        return torch.round(y) * model.gains.inverse_gain(level_index)
 
 
 @pytest.mark.parametrize("device", DEVICES)

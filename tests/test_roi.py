@@ -32,15 +32,15 @@ def test_roi_file_records_the_rectangle_in_latent_cells(roi_file):
     f = unpack(roi_file)
     assert (f.roi.left, f.roi.top, f.roi.width, f.roi.height) == (2, 2, 4, 5)
     # The boost is the default unless the background cannot pay for it within the size tolerance.
-    assert 0 < f.roi.inside <= codec.ROI_DEFAULT_BOOST * 4 and f.roi.outside < 0
+    assert 0 < f.roi.inside_quarter_steps <= codec.ROI_DEFAULT_BOOST_LEVELS * 4 and f.roi.outside_quarter_steps < 0
     info = neuralcodec.inspect(roi_file)
-    assert info.roi_pixels == (32, 32, 64, 80) and info.roi_levels[0] == f.roi.inside / 4
+    assert info.roi_pixels == (32, 32, 64, 80) and info.roi_inside_level_offset == f.roi.inside_quarter_steps / 4
 
 
 def test_roi_keeps_the_size_and_favours_the_face(face, roi_file):
     plain = neuralcodec.compress(face, quality=3)
     assert abs(len(roi_file) / len(plain) - 1) < 0.05
-    assert len(roi_file) <= len(plain) * (1 + codec.ROI_SIZE_TOLERANCE) or unpack(roi_file).roi.inside == 1
+    assert len(roi_file) <= len(plain) * (1 + codec.ROI_SIZE_TOLERANCE) or unpack(roi_file).roi.inside_quarter_steps == 1
     x, y, w, h = FACE_BOX
     inside = np.zeros(face.shape[:2], bool)
     inside[y : y + h, x : x + w] = True
@@ -94,8 +94,9 @@ def test_decoding_a_roi_file_is_identical_with_one_or_two_threads(roi_file, tmp_
 def test_explicit_levels_are_stored(face):
     data = neuralcodec.compress(face, quality=5, roi="16,16,64,64", roi_levels=(1.5, -0.75))
     f = unpack(data)
-    assert f.roi == RoiBlock(1, 1, 4, 4, 6, -3)
-    assert neuralcodec.inspect(data).roi_levels == (1.5, -0.75)
+    assert f.roi == RoiBlock(1, 1, 4, 4, inside_quarter_steps=6, outside_quarter_steps=-3)
+    info = neuralcodec.inspect(data)
+    assert (info.roi_inside_level_offset, info.roi_outside_level_offset) == (1.5, -0.75)
     assert neuralcodec.decompress(data).size == (128, 128)
 
 

@@ -106,8 +106,8 @@ def test_exported_weights_code_an_image(trained, tmp_path):
     assert payload["model_id"] == "tiny-test" and payload["config"]["levels"] == 3
     model = build_model(payload["config"], payload["state_dict"])
     x = torch.rand(1, 3, 64, 64)
-    for level in range(3):
-        x_hat = model.decompress(model.compress(x, level), level)
+    for level_index in range(3):
+        x_hat = model.decompress(model.compress(x, level_index), level_index)
         assert x_hat.shape == x.shape and torch.isfinite(x_hat).all()
     assert model.compress(x, 2).latent_stream == model.compress(x, 2).latent_stream
 

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
     qualities = [int(q) for q in args.qualities.split(",")]
-    boosts = [codec.ROI_DEFAULT_BOOST] if args.boosts is None else [float(b) for b in args.boosts.split(",")]
+    boosts = [codec.ROI_DEFAULT_BOOST_LEVELS] if args.boosts is None else [float(b) for b in args.boosts.split(",")]
 
     if not mask_cache.cache_path(args.data, args.masks).exists():
         mask_cache.write_mask_cache(args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces"))

@@ -79,7 +79,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     roi = None if args.roi is None else parse_roi(args.roi)
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
-    roi_levels = None if args.roi_boost is None else (args.roi_boost, None)
+    roi_levels = None if args.roi_boost is None else (args.roi_boost, None)  # level offsets
     data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model, roi=roi,
                                 roi_levels=roi_levels, target_bytes=args.size)
     _write_output(out, data, args.input)
@@ -114,7 +114,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"bpp:      {info.bpp:.4f}")
     if info.roi_cells is not None:
         x, y, w, h = info.roi_pixels
-        inside, outside = info.roi_levels
+        inside, outside = info.roi_inside_level_offset, info.roi_outside_level_offset
         print(f"roi:      {x},{y},{w},{h} px ({info.roi_cells[2]}x{info.roi_cells[3]} latent cells at "
               f"{info.roi_cells[0]},{info.roi_cells[1]}), levels {inside:+g} inside, {outside:+g} outside")
     return 0

@@ -25,17 +25,18 @@ from neuralcodec.errors import (
 class RoiBlock:
     """Face-aware bit allocation: a latent-grid rectangle and the level offsets in and out of it.
 
-    ``left``, ``top``, ``width``, ``height`` count latent cells; ``inside`` and ``outside`` are
-    signed offsets from the file's quality level in quarter levels
-    (:data:`~neuralcodec.container.spec.ROI_OFFSET_STEPS_PER_LEVEL` per level).
+    ``left``, ``top``, ``width``, ``height`` count latent cells; ``inside_quarter_steps`` and
+    ``outside_quarter_steps`` are signed offsets from the file's quality in quarter steps
+    (:data:`~neuralcodec.container.spec.QUARTER_STEPS_PER_LEVEL` per level; glossary:
+    :mod:`neuralcodec.models.hyperprior`, "Rate axis").
     """
 
     left: int
     top: int
     width: int
     height: int
-    inside: int
-    outside: int
+    inside_quarter_steps: int
+    outside_quarter_steps: int
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class NfcFile:
     """The decoded contents of one .nfc file."""
 
     model_hash: int
-    quality: int
+    quality: int  # 1-based
     width: int
     height: int
     streams: tuple[bytes, ...]
@@ -100,9 +101,10 @@ def _pack_roi(roi: RoiBlock, limit: int) -> bytes:
     cells = (roi.left, roi.top, roi.width, roi.height)
     if min(cells) < 0 or max(cells) >= limit or roi.width < 1 or roi.height < 1:
         raise ValueError(f"ROI rectangle {cells[:2]} + {cells[2]}x{cells[3]} cells not codable")
-    offsets = (roi.inside, roi.outside)
-    if not all(spec.ROI_OFFSET_MIN <= o <= spec.ROI_OFFSET_MAX for o in offsets):
-        raise ValueError(f"ROI level offsets {offsets} outside {spec.ROI_OFFSET_MIN}..{spec.ROI_OFFSET_MAX}")
+    offsets = (roi.inside_quarter_steps, roi.outside_quarter_steps)
+    low, high = spec.ROI_OFFSET_MIN_QUARTER_STEPS, spec.ROI_OFFSET_MAX_QUARTER_STEPS
+    if not all(low <= o <= high for o in offsets):
+        raise ValueError(f"ROI level offsets {offsets} (quarter steps) outside {low}..{high}")
     out = b"".join(_varint(c) for c in cells)
     return out + b"".join(o.to_bytes(1, "big", signed=True) for o in offsets)
 
@@ -184,4 +186,4 @@ def _read_roi(r: _Reader) -> RoiBlock:
     if width < 1 or height < 1:
         raise CorruptHeader(f"ROI rectangle of {width}x{height} latent cells is empty")
     inside, outside = (int.from_bytes(r.take(1, "ROI level offset"), "big", signed=True) for _ in range(2))
-    return RoiBlock(left, top, width, height, inside, outside)
+    return RoiBlock(left, top, width, height, inside_quarter_steps=inside, outside_quarter_steps=outside)

@@ -9,7 +9,7 @@ offset   size      field
 0        3         magic ``b"NFC"``
 3        1         format version (2)
 4        2         model id: low 16 bits of CRC32 of the model's stable string id
-6        1         quality level, 1..255
+6        1         quality, 1..255 (1-based; level index = quality - 1)
 7        1         flags: bit 0 = ROI block present; bits 1..7 must be 0
 .        6+        ROI block, only when flag bit 0 is set (below)
 .        varint    width - 1 (so 0 x 0 cannot be expressed)
@@ -22,14 +22,15 @@ end - 4  4         CRC32 (zlib) of every byte before it
 =======  ========  ===========================================================
 
 ROI block (face-aware bit allocation): a rectangle of the model's latent grid and the level
-offsets of the latent inside and outside it, in quarter levels of the file's quality::
+offsets of the latent inside and outside it from the file's quality, in quarter steps (1/4
+level; the rate axis's names: :mod:`neuralcodec.models.hyperprior`, "Rate axis")::
 
-    varint  left     latent cells from the left edge
-    varint  top      latent cells from the top edge
-    varint  width    latent cells, >= 1
-    varint  height   latent cells, >= 1
-    int8    inside   level offset inside the rectangle, in units of 1/4 level (two's complement)
-    int8    outside  level offset outside it, in units of 1/4 level
+    varint  left                   latent cells from the left edge
+    varint  top                    latent cells from the top edge
+    varint  width                  latent cells, >= 1
+    varint  height                 latent cells, >= 1
+    int8    inside_quarter_steps   level offset inside the rectangle, in 1/4 levels (two's complement)
+    int8    outside_quarter_steps  level offset outside it, in 1/4 levels
 
 Whether the rectangle lies inside the latent grid and the offsets inside the model's level
 range is the codec's check (it knows the model), not the container's.
@@ -53,10 +54,11 @@ CHECKSUM_BYTES = 4
 FLAG_ROI = 0x01
 KNOWN_FLAGS = FLAG_ROI
 
-#: The ROI block's level offsets count in quarter levels.
-ROI_OFFSET_STEPS_PER_LEVEL = 4
-ROI_OFFSET_MIN = -128
-ROI_OFFSET_MAX = 127
+#: The ROI block's level offsets count in quarter steps: this many per level.
+QUARTER_STEPS_PER_LEVEL = 4
+#: The range of an ROI offset's int8 field.
+ROI_OFFSET_MIN_QUARTER_STEPS = -128
+ROI_OFFSET_MAX_QUARTER_STEPS = 127
 
 #: Largest image, in pixels, the codec accepts or decodes (about 8K x 4K): checked before
 #: anything of that size is allocated, against decompression bombs.

@@ -18,11 +18,35 @@ is trained on its own rate-distortion trade-off lambda_l.
     x_hat <--synthesis-- /gain[l] <-- y_hat
 
 Spatially varying quality (ROI, :class:`LevelRegion`): the hyper-analysis and the hyperprior
-run at the file's level l exactly as above, so the hyper stream is unchanged. A latent cell
-coded at level position p instead uses gain ratio r = gain(p) / gain[l] per channel: its
+run at the file's level index l exactly as above, so the hyper stream is unchanged. A latent
+cell coded at level position p instead uses gain ratio r = gain(p) / gain[l] per channel: its
 latent is r * y_g and, as y_g ~ N(mean, scale) under the hyperprior, it is coded with
 N(r * mean, r * scale); the decoder forms the same float64 products before picking CDF
 tables, and applies inverse_gain(p) before the synthesis.
+
+Rate axis: one glossary for the whole package (codec, container, CLI, tools say which
+of these a number is, by name):
+
+=================  ========  =====================================================================
+name               type      meaning
+=================  ========  =====================================================================
+quality            int       1-based, user-facing: ``compress(quality=...)``, the .nfc header,
+                             ``nfc encode -q``; 1 = smallest files. Quality q is level index q - 1.
+level_index        int       0-based index of a shipped level of the model: the row of its gain
+                             units (``gains.log_gain[level_index]``); 0 .. ``levels`` - 1.
+level_position     float     a point on the level axis of a weights file; integers are its levels,
+                             fractions interpolate the log-gains of the two nearest, values
+                             beyond the ends extrapolate (:func:`resample_log_gains`). Used by
+                             :class:`LevelRegion`, ``tools/export.py --level-positions`` (on the
+                             trained axis) and ``tools/train.py --init-levels`` (on the init
+                             weights' axis).
+level offset       float     a difference on that axis, in levels: position = level_index +
+                             offset. ``compress(roi_levels=...)`` and
+                             ``neuralcodec.codec.FileInfo.roi_*_level_offset`` count in it.
+quarter steps      int       a level offset times
+                             :data:`~neuralcodec.container.spec.QUARTER_STEPS_PER_LEVEL` (4): how
+                             the .nfc ROI block stores offsets (``RoiBlock.*_quarter_steps``).
+=================  ========  =====================================================================
 
 Seen as a VAE (the "CVAE" of the design card): the encoder posterior is a unit-width uniform
 around y_g, the prior is the hyperprior, and the rate term -log2 p(y_hat | z_hat) - log2 p(z_hat)
@@ -102,18 +126,19 @@ class EncodedLatents:
 @dataclass(frozen=True)
 class LevelRegion:
     """A spatially varying quality: latent cells [top, top + height) x [left, left + width)
-    are quantised at level position ``inside``, all other cells at ``outside``.
+    are quantised at level position ``inside_position``, all other cells at ``outside_position``.
 
-    Positions are on the model's level axis (0 = first level); fractional positions
-    interpolate the log-gains of the two nearest levels (:func:`resample_log_gains`).
+    Level positions are on the model's level axis (0 = first level; module docstring, "Rate
+    axis"); fractional ones interpolate the log-gains of the two nearest levels
+    (:func:`resample_log_gains`).
     """
 
     left: int
     top: int
     width: int
     height: int
-    inside: float
-    outside: float
+    inside_position: float
+    outside_position: float
 
 
 @dataclass(frozen=True)
@@ -121,8 +146,8 @@ class AnalysedImage:
     """An image after the analysis and hyper transforms at one level: all the encoder needs
     to code its latent, once or several times (e.g. to search a rate)."""
 
-    level: int
-    y_scaled: Tensor  # [1, M, h, w] float32: analysis output times gain[level]
+    level_index: int
+    y_scaled: Tensor  # [1, M, h, w] float32: analysis output times gain[level_index]
     hyper_stream: bytes
     hyper_hw: tuple[int, int]
     mean: Tensor  # [1, M, h, w] float64, predicted from the decoded hyper-latent
@@ -137,8 +162,8 @@ def _ste_round(x: Tensor) -> Tensor:
 class GainUnits(nn.Module):
     """Per-level, per-channel gains and inverse gains, stored as logarithms (positive by construction).
 
-    Level l's gain vector is ``exp(log_gain[l])``; between two levels the log-gains interpolate,
-    which is how a continuous rate knob would be added.
+    Level index l's gain vector is ``exp(log_gain[l])``; between two levels the log-gains
+    interpolate (:func:`resample_log_gains`), which is how a continuous rate knob would be added.
     """
 
     def __init__(self, levels: int, channels: int, log_spread: float):
@@ -151,27 +176,27 @@ class GainUnits(nn.Module):
     def levels(self) -> int:
         return self.log_gain.shape[0]
 
-    def gain(self, level: Tensor) -> Tensor:
-        return self.log_gain[level].exp()[:, :, None, None]
+    def gain(self, level_index: Tensor) -> Tensor:
+        return self.log_gain[level_index].exp()[:, :, None, None]
 
-    def inverse_gain(self, level: Tensor) -> Tensor:
-        return self.log_inverse_gain[level].exp()[:, :, None, None]
+    def inverse_gain(self, level_index: Tensor) -> Tensor:
+        return self.log_inverse_gain[level_index].exp()[:, :, None, None]
 
 
 GAIN_KEYS = ("gains.log_gain", "gains.log_inverse_gain", "hyper_gains.log_gain", "hyper_gains.log_inverse_gain")
 
 
-def resample_log_gains(log_gains: Tensor, positions: list[float]) -> Tensor:
-    """[L, C] per-level log-gains -> [len(positions), C], linear in the log domain.
+def resample_log_gains(log_gains: Tensor, level_positions: list[float]) -> Tensor:
+    """[L, C] per-level log-gains -> [len(level_positions), C], linear in the log domain.
 
-    Position 0 is the first level; fractional positions interpolate the two nearest levels and
-    positions outside [0, L-1] extrapolate from the end pair.
+    Level position 0 is the first level; fractional positions interpolate the two nearest
+    levels and positions outside [0, L-1] extrapolate from the end pair.
     """
     if log_gains.shape[0] < 2:
         raise ValueError("need at least two levels to resample")
     last = log_gains.shape[0] - 2
     rows = []
-    for p in positions:
+    for p in level_positions:
         lo = min(max(math.floor(p), 0), last)
         t = p - lo
         rows.append(log_gains[lo] * (1 - t) + log_gains[lo + 1] * t)
@@ -203,17 +228,17 @@ class FaceHyperprior(nn.Module):
 
     # --- training ---------------------------------------------------------------
 
-    def forward(self, x: Tensor, level: Tensor) -> RDOutput:
-        """Noisy-quantisation pass for training; ``level`` is int64 [B], one level per image."""
-        y = self.analysis(x) * self.gains.gain(level)
-        z = self.hyper_analysis(y) * self.hyper_gains.gain(level)
+    def forward(self, x: Tensor, level_index: Tensor) -> RDOutput:
+        """Noisy-quantisation pass for training; ``level_index`` is int64 [B], one level per image."""
+        y = self.analysis(x) * self.gains.gain(level_index)
+        z = self.hyper_analysis(y) * self.hyper_gains.gain(level_index)
         z_noisy, z_likelihoods = self.hyper_entropy(z)
-        mean, scale = self.hyper_synthesis(z_noisy * self.hyper_gains.inverse_gain(level))
+        mean, scale = self.hyper_synthesis(z_noisy * self.hyper_gains.inverse_gain(level_index))
         _, y_likelihoods = self.latent_entropy(y, scale, means=mean)
         # Rate from additive noise, synthesis from hard rounding (straight-through): the
         # decoder is trained on exactly the values it will see.
         y_hat = _ste_round(y - mean) + mean
-        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(level))
+        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(level_index))
         return RDOutput(x_hat=x_hat, likelihoods={"y": y_likelihoods, "z": z_likelihoods})
 
     def aux_loss(self) -> Tensor:
@@ -234,14 +259,14 @@ class FaceHyperprior(nn.Module):
             offsets=model._offset.numpy(),
         )
 
-    def _entropy_parameters(self, z_hat: Tensor, level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(mean, scale, CDF index) of y from the decoded hyper-latent.
 
         Runs in float64: the CDF index is a threshold on the scale, and encoder and decoder
         must pick the same one even when thread count or hardware changes the rounding.
         """
         params = {k: v.double() for k, v in self.hyper_synthesis.state_dict().items()}
-        z_in = z_hat.double() * self.hyper_gains.inverse_gain(level).double()
+        z_in = z_hat.double() * self.hyper_gains.inverse_gain(level_index).double()
         mean, scale = functional_call(self.hyper_synthesis, params, (z_in,))
         indexes = self.latent_entropy.build_indexes(scale)
         return mean, scale, indexes
@@ -255,26 +280,26 @@ class FaceHyperprior(nn.Module):
         medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
         return medians.expand(shape)
 
-    def _region_maps(self, level: Tensor, region: LevelRegion, latent_hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
-        """(gain ratio to ``level``, float64 [1, M, h, w]; inverse gain, float32 [1, M, h, w]).
+    def _region_maps(self, level_index: Tensor, region: LevelRegion, latent_hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """(gain ratio to ``level_index``, float64 [1, M, h, w]; inverse gain, float32 [1, M, h, w]).
 
-        The ratio is exp(log_gain(position) - log_gain[level]) per channel, 1 exactly where the
-        position is ``level``. Encoder and decoder build it from the same float32 parameters
+        The ratio is exp(log_gain(position) - log_gain[level_index]) per channel, 1 exactly where
+        the position is ``level_index``. Encoder and decoder build it from the same float32 parameters
         with the same elementwise operations, so both see the same float64 values.
         """
         h, w = latent_hw
-        positions = [region.outside, region.inside]
+        positions = [region.outside_position, region.inside_position]
         log_gain = resample_log_gains(self.gains.log_gain.detach(), positions).double()
-        ratio = (log_gain - self.gains.log_gain.detach()[level].double()).exp()  # [2, M]
+        ratio = (log_gain - self.gains.log_gain.detach()[level_index].double()).exp()  # [2, M]
         inverse = resample_log_gains(self.gains.log_inverse_gain.detach(), positions).exp()
         inside = torch.zeros(h, w, dtype=torch.long)
         inside[region.top : region.top + region.height, region.left : region.left + region.width] = 1
         return ratio[inside].permute(2, 0, 1)[None], inverse[inside].permute(2, 0, 1)[None]
 
     @torch.no_grad()
-    def analyse(self, x: Tensor, level: int) -> AnalysedImage:
+    def analyse(self, x: Tensor, level_index: int) -> AnalysedImage:
         """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64 -> latent, hyper stream, entropy parameters."""
-        lv = torch.tensor([level])
+        lv = torch.tensor([level_index])
         y = self.analysis(x) * self.gains.gain(lv)
         z = self.hyper_analysis(y) * self.hyper_gains.gain(lv)
         medians = self._hyper_medians(z.shape)
@@ -284,32 +309,32 @@ class FaceHyperprior(nn.Module):
             z_symbols.int().numpy(), self._hyper_indexes(z.shape), self._tables(self.hyper_entropy)
         )
         mean, scale, _ = self._entropy_parameters(z_hat, lv)
-        return AnalysedImage(level, y, hyper_stream, (z.shape[2], z.shape[3]), mean, scale)
+        return AnalysedImage(level_index, y, hyper_stream, (z.shape[2], z.shape[3]), mean, scale)
 
     def code_latent(self, image: AnalysedImage, region: LevelRegion | None = None) -> EncodedLatents:
-        """Entropy-code the latent of ``image`` at its level, or with ``region``'s gain map.
+        """Entropy-code the latent of ``image`` at its level index, or with ``region``'s gain map.
 
         With a region, the hyperprior still sees the latent at the file's level (so the hyper
-        stream does not change); a position coded with gain ratio r to that level holds
+        stream does not change); a level position coded with gain ratio r to that level holds
         r * y_g, whose mean and scale are r * mean and r * scale: exact for a Gaussian.
         """
         mean, scale, y = image.mean, image.scale, image.y_scaled.double()
         if region is not None:
-            ratio, _ = self._region_maps(torch.tensor([image.level]), region, tuple(y.shape[2:]))
+            ratio, _ = self._region_maps(torch.tensor([image.level_index]), region, tuple(y.shape[2:]))
             mean, scale, y = mean * ratio, scale * ratio, y * ratio
         indexes = self.latent_entropy.build_indexes(scale)
         y_symbols = torch.round(y - mean).int()
         latent_stream = encode_symbols(y_symbols.numpy(), indexes.numpy(), self._tables(self.latent_entropy))
         return EncodedLatents(image.hyper_stream, latent_stream, hyper_hw=image.hyper_hw)
 
-    def compress(self, x: Tensor, level: int, region: LevelRegion | None = None) -> EncodedLatents:
+    def compress(self, x: Tensor, level_index: int, region: LevelRegion | None = None) -> EncodedLatents:
         """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64."""
-        return self.code_latent(self.analyse(x, level), region)
+        return self.code_latent(self.analyse(x, level_index), region)
 
     @torch.no_grad()
-    def decompress(self, encoded: EncodedLatents, level: int, region: LevelRegion | None = None) -> Tensor:
+    def decompress(self, encoded: EncodedLatents, level_index: int, region: LevelRegion | None = None) -> Tensor:
         """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
-        lv = torch.tensor([level])
+        lv = torch.tensor([level_index])
         h, w = encoded.hyper_hw
         shape = torch.Size((1, self.config.hyper_width, h, w))
         z_symbols = decode_symbols(
