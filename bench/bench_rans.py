@@ -81,7 +81,9 @@ _RESULTS: dict[tuple[str, str, str], float] = {}  # (problem, operation, coder) 
 
 def _git_sha() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         return "unknown"
 
@@ -89,8 +91,11 @@ def _git_sha() -> str:
 def _timed(benchmark, problem_name, operation, coder, count, function, *args):
     benchmark.group = f"rans {problem_name} {operation}"
     benchmark.extra_info.update(
-        compressai=compressai.__version__, git=_git_sha(), cpu=platform.processor() or platform.machine(),
-        cores=os.cpu_count(), symbols=count,
+        compressai=compressai.__version__,
+        git=_git_sha(),
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        symbols=count,
     )
     result = benchmark(function, *args)
     if benchmark.stats:  # None under --benchmark-disable
@@ -117,15 +122,25 @@ def _decode_compressai(streams, lists):
 
 def test_encode_compressai(benchmark, problem, request):
     lists = [[a.tolist() for a in (s, i, *problem.tables)] for s, i in zip(problem.symbols, problem.indexes)]
-    streams = _timed(benchmark, _problem_name(request), "encode", "compressai", problem.count, _encode_compressai, lists)
+    streams = _timed(
+        benchmark, _problem_name(request), "encode", "compressai", problem.count, _encode_compressai, lists
+    )
     assert streams == problem.plain_streams
 
 
 @pytest.mark.parametrize("threads", THREADS)
 def test_encode_neuralcodec(benchmark, problem, request, threads):
     streams = _timed(
-        benchmark, _problem_name(request), "encode", f"ours {threads}T", problem.count,
-        _C.encode_lanes_batch, problem.symbols, problem.indexes, *problem.tables, threads,
+        benchmark,
+        _problem_name(request),
+        "encode",
+        f"ours {threads}T",
+        problem.count,
+        _C.encode_lanes_batch,
+        problem.symbols,
+        problem.indexes,
+        *problem.tables,
+        threads,
     )
     assert streams == problem.streams
 
@@ -133,8 +148,14 @@ def test_encode_neuralcodec(benchmark, problem, request, threads):
 def test_decode_compressai(benchmark, problem, request):
     lists = [[a.tolist() for a in (i, *problem.tables)] for i in problem.indexes]
     decoded = _timed(
-        benchmark, _problem_name(request), "decode", "compressai", problem.count,
-        _decode_compressai, problem.plain_streams, lists,
+        benchmark,
+        _problem_name(request),
+        "decode",
+        "compressai",
+        problem.count,
+        _decode_compressai,
+        problem.plain_streams,
+        lists,
     )
     assert decoded == [s.tolist() for s in problem.symbols]
 
@@ -142,8 +163,16 @@ def test_decode_compressai(benchmark, problem, request):
 @pytest.mark.parametrize("threads", THREADS)
 def test_decode_neuralcodec(benchmark, problem, request, threads):
     decoded = _timed(
-        benchmark, _problem_name(request), "decode", f"ours {threads}T", problem.count,
-        _C.decode_lanes_batch, problem.streams, problem.indexes, *problem.tables, threads,
+        benchmark,
+        _problem_name(request),
+        "decode",
+        f"ours {threads}T",
+        problem.count,
+        _C.decode_lanes_batch,
+        problem.streams,
+        problem.indexes,
+        *problem.tables,
+        threads,
     )
     for got, expected in zip(decoded, problem.symbols):
         np.testing.assert_array_equal(got, expected)

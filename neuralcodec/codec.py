@@ -110,7 +110,9 @@ def _check_quality(quality: int | None, model: str) -> int:
         return default_quality(model)
     levels = available_qualities(model)
     if isinstance(quality, bool) or not isinstance(quality, int) or quality not in levels:
-        raise InvalidOption(f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}")
+        raise InvalidOption(
+            f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}"
+        )
     return quality
 
 
@@ -179,7 +181,9 @@ def _position_range(net: FaceHyperprior) -> tuple[float, float]:
 def _quarter_steps(level_offset: float, what: str) -> int:
     """A level offset -> quarter steps; InvalidOption unless it is a finite multiple of 1/4."""
     number = (
-        isinstance(level_offset, (int, float)) and not isinstance(level_offset, bool) and math.isfinite(level_offset)
+        isinstance(level_offset, (int, float))
+        and not isinstance(level_offset, bool)
+        and math.isfinite(level_offset)
     )
     steps = level_offset * QUARTER_STEPS_PER_LEVEL if number else None
     if steps is None or steps != round(steps):
@@ -239,7 +243,9 @@ def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside_quarter_
         def coded(outside: int) -> bytes:
             if outside not in cache:
                 region = _region(cells, analysed.level_index, inside, outside)
-                cache[outside] = pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
+                cache[outside] = pack_roi(
+                    net.code_latent(analysed, region), RoiBlock(*cells, inside, outside)
+                )
             return cache[outside]
 
         lo, hi = low, 0  # invariant: the answer lies in [lo, hi]
@@ -385,7 +391,9 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
     return imaging.to_image(x_hat, f.width, f.height)
 
 
-def _checked_region(roi: RoiBlock, net: FaceHyperprior, level_index: int, hyper_hw: tuple[int, int]) -> LevelRegion:
+def _checked_region(
+    roi: RoiBlock, net: FaceHyperprior, level_index: int, hyper_hw: tuple[int, int]
+) -> LevelRegion:
     """The file's ROI block as a LevelRegion, or CorruptHeader where the model cannot use it."""
     cells_per_hyper = STRIDE // LATENT_STRIDE
     rows, cols = hyper_hw[0] * cells_per_hyper, hyper_hw[1] * cells_per_hyper
@@ -414,6 +422,10 @@ def inspect(data: bytes) -> FileInfo:
         file_bytes=len(data),
         payload_bytes=f.payload_bytes,
         roi_cells=None if f.roi is None else (f.roi.left, f.roi.top, f.roi.width, f.roi.height),
-        roi_inside_level_offset=None if f.roi is None else f.roi.inside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
-        roi_outside_level_offset=None if f.roi is None else f.roi.outside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+        roi_inside_level_offset=None
+        if f.roi is None
+        else f.roi.inside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
+        roi_outside_level_offset=None
+        if f.roi is None
+        else f.roi.outside_quarter_steps / QUARTER_STEPS_PER_LEVEL,
     )

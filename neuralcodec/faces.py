@@ -41,7 +41,6 @@ ELLIPSE_SEMI_Y = 0.58  # of the box height
 FALLBACK_BOX_FRACTION = (0.6, 0.6)
 
 
-
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned rectangle in pixels: left, top, width, height."""
@@ -93,7 +92,12 @@ def fallback_box(shape: tuple[int, int]) -> Box:
 
 def _ellipse(box: Box) -> tuple[float, float, float, float]:
     """(centre x, centre y, semi-axis x, semi-axis y) of the face ellipse of ``box``, in pixels."""
-    return (box.x + box.w / 2, box.y + ELLIPSE_CENTER_Y * box.h, ELLIPSE_SEMI_X * box.w, ELLIPSE_SEMI_Y * box.h)
+    return (
+        box.x + box.w / 2,
+        box.y + ELLIPSE_CENTER_Y * box.h,
+        ELLIPSE_SEMI_X * box.w,
+        ELLIPSE_SEMI_Y * box.h,
+    )
 
 
 def face_ellipse_bounds(box: Box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -105,7 +109,9 @@ def face_ellipse_bounds(box: Box, shape: tuple[int, int]) -> tuple[int, int, int
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
 
 
-def face_mask(source: Box | imaging.ImageInput, shape: tuple[int, int] | None = None, soft: bool = False) -> np.ndarray:
+def face_mask(
+    source: Box | imaging.ImageInput, shape: tuple[int, int] | None = None, soft: bool = False
+) -> np.ndarray:
     """The elliptical face mask of a box, or of the face found in an image.
 
     ``source`` is a :class:`Box` (then ``shape`` = (height, width) is required) or an image

@@ -130,7 +130,9 @@ def test_every_pillow_codec_is_required():
 
 
 @pytest.mark.parametrize("name", ["jpeg", "nfc"])
-def test_a_required_codec_that_cannot_run_fails_the_run_instead_of_a_skip(name, image_paths, tmp_path, monkeypatch):
+def test_a_required_codec_that_cannot_run_fails_the_run_instead_of_a_skip(
+    name, image_paths, tmp_path, monkeypatch
+):
     """A broken install or a broken nfc must fail the benchmark (and its tests), not vanish
     from the results as "skipped"."""
 
@@ -156,7 +158,9 @@ def test_a_broken_nfc_fails_the_benchmark(image_paths, tmp_path, monkeypatch, ca
     code = rd.main([str(image_paths[0].parent), "--codecs", "jpeg,nfc", "-o", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("neuralcodec.bench.rd: error: nfc must run here") and "cannot run model 'cvae'" in err
+    assert (
+        err.startswith("neuralcodec.bench.rd: error: nfc must run here") and "cannot run model 'cvae'" in err
+    )
 
 
 def test_jpeg_subsampling_is_what_the_name_says(image_paths):
@@ -175,9 +179,7 @@ def test_jpeg_subsampling_is_what_the_name_says(image_paths):
     [(161, 161, 11, 5), (128, 128, 7, 5), (64, 48, 3, 5), (20, 20, 3, 4)],
 )
 def test_ms_ssim_keeps_most_scales_then_widest_window(height, width, kernel_size, scales):
-    assert metrics.MsSsimSettings.for_size(height, width) == metrics.MsSsimSettings(
-        kernel_size, scales
-    )
+    assert metrics.MsSsimSettings.for_size(height, width) == metrics.MsSsimSettings(kernel_size, scales)
 
 
 def test_identical_images_score_perfectly_and_bpp_counts_whole_file(image_paths):
@@ -331,9 +333,7 @@ def test_cli_reports_an_unknown_codec_in_one_line(image_paths, tmp_path, capsys)
 
 
 def test_cli_runs_and_prints_the_summary(image_paths, tmp_path, capsys):
-    code = rd.main(
-        [str(image_paths[0].parent), "--codecs", "jpeg", "-o", str(tmp_path), "--limit", "1"]
-    )
+    code = rd.main([str(image_paths[0].parent), "--codecs", "jpeg", "-o", str(tmp_path), "--limit", "1"])
     assert code == 0
     assert "# Rate–distortion benchmark" in capsys.readouterr().out
     results = json.loads((tmp_path / RESULTS_FILE).read_text())
@@ -378,8 +378,11 @@ def test_nfc_gan_codes_with_the_gan_model_and_its_few_qualities(image_paths, tmp
         compressed_with.append(model)
         return jpeg.encode(img, (2, 5, 10, 30, 70)[quality - 1])
 
-    monkeypatch.setattr(neuralcodec, "available_qualities",
-                        lambda model="cvae": [1, 2, 3, 4, 5] if model == "gan" else real_qualities(model))
+    monkeypatch.setattr(
+        neuralcodec,
+        "available_qualities",
+        lambda model="cvae": [1, 2, 3, 4, 5] if model == "gan" else real_qualities(model),
+    )
     monkeypatch.setattr(registry, "load_model", lambda name: None)
     monkeypatch.setattr(registry, "weights_sha256", lambda name: f"sha-of-{name}")
     monkeypatch.setattr(neuralcodec, "compress", compress)
@@ -471,9 +474,10 @@ def test_runner_adds_face_means_and_refuses_another_provider(image_paths, tmp_pa
     point = results.analysis.rd["counting"][0]
     assert point.face.n_images == 1 and point.face.psnr > 0
     assert load_results(tmp_path).analysis == results.analysis  # face means survive results.json
-    assert "## Face region (mask provider `fake_faces:center_box`, 1 of 2 images)" in (
-        tmp_path / rd.SUMMARY_FILE
-    ).read_text()
+    assert (
+        "## Face region (mask provider `fake_faces:center_box`, 1 of 2 images)"
+        in (tmp_path / rd.SUMMARY_FILE).read_text()
+    )
     with pytest.raises(store.StaleResults, match="face masks"):
         rd.run(image_paths, ["counting"], tmp_path)
 
@@ -608,8 +612,10 @@ def test_records_written_before_the_split_are_resumed(image_paths, tmp_path, mon
     monkeypatch.setitem(codecs._REGISTRY, "counting", _optional(lambda config: CountingJpeg(calls)))
     rd.run(image_paths, ["counting"], tmp_path, limit=1)
     jsonl = tmp_path / store.PER_IMAGE_FILE
-    old = [{k: v for k, v in json.loads(line).items() if k != "header_bytes"}
-           for line in jsonl.read_text().splitlines()]
+    old = [
+        {k: v for k, v in json.loads(line).items() if k != "header_bytes"}
+        for line in jsonl.read_text().splitlines()
+    ]
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in old))
     results = rd.run(image_paths, ["counting"], tmp_path, limit=1)
     assert len(calls) == 3

@@ -108,8 +108,9 @@ def test_help_explains_the_commands(capsys):
 def test_stdin_stdout_pipeline(face_png):
     """`nfc encode - -o - < face.png | nfc decode - -o -` in real processes."""
     cmd = [sys.executable, "-m", "neuralcodec.cli.main"]
-    enc = subprocess.run(cmd + ["encode", "-", "-o", "-"], input=face_png.read_bytes(),
-                         capture_output=True, check=True)
+    enc = subprocess.run(
+        cmd + ["encode", "-", "-o", "-"], input=face_png.read_bytes(), capture_output=True, check=True
+    )
     assert enc.stdout[:3] == b"NFC" and enc.stderr == b""
     dec = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout, capture_output=True, check=True)
     assert Image.open(io.BytesIO(dec.stdout)).size == (128, 128)
@@ -132,7 +133,9 @@ def test_encode_with_roi_auto_and_info_shows_it(capsys, face_png, tmp_path):
 
 def test_encode_with_a_pixel_roi_and_boost(capsys, face_png, tmp_path):
     nfc = tmp_path / "face.nfc"
-    code, _, _ = run(capsys, "encode", str(face_png), "-o", str(nfc), "--roi", "32,32,64,64", "--roi-boost", "1.5")
+    code, _, _ = run(
+        capsys, "encode", str(face_png), "-o", str(nfc), "--roi", "32,32,64,64", "--roi-boost", "1.5"
+    )
     assert code == 0
     code, out, _ = run(capsys, "info", str(nfc), "--json")
     assert json.loads(out)["roi_cells"] == [2, 2, 4, 4] and json.loads(out)["roi_inside_level_offset"] == 1.5
@@ -140,8 +143,15 @@ def test_encode_with_a_pixel_roi_and_boost(capsys, face_png, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["--roi", "1,2"], ["--roi", "0,0,500,500"], ["--roi", "0,0,0,5"], ["--roi", "x"], ["--roi-boost", "1"],
-     ["--roi", "auto", "--roi-boost", "0.3"], ["--roi", "auto", "--roi-boost", "50"]],
+    [
+        ["--roi", "1,2"],
+        ["--roi", "0,0,500,500"],
+        ["--roi", "0,0,0,5"],
+        ["--roi", "x"],
+        ["--roi-boost", "1"],
+        ["--roi", "auto", "--roi-boost", "0.3"],
+        ["--roi", "auto", "--roi-boost", "50"],
+    ],
 )
 def test_bad_roi_exits_2_with_one_line(capsys, face_png, tmp_path, args):
     code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), *args)
@@ -165,8 +175,13 @@ def test_bench_help_is_instant_and_does_not_import_torch():
         "try:\n    main(['bench', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
         "assert 'torch' not in sys.modules and 'neuralcodec.bench.suite' not in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert done.returncode == 0, done.stderr
     assert "--codecs" in done.stdout and "neuralcodec[bench]" in done.stdout
 
@@ -177,8 +192,19 @@ def test_bench_end_to_end_on_two_tiny_images(capsys, tmp_path, face):
     Image.fromarray(face).save(data / "a.png")
     Image.fromarray(face[:64, :64]).save(data / "b.png")
     out = tmp_path / "out"
-    code, stdout, err = run(capsys, "bench", str(data), "--codecs", "jpeg,nfc,jxl,compressai-peer",
-                            "-o", str(out), "--grid-images", "1", "--speed-batch", "1")
+    code, stdout, err = run(
+        capsys,
+        "bench",
+        str(data),
+        "--codecs",
+        "jpeg,nfc,jxl,compressai-peer",
+        "-o",
+        str(out),
+        "--grid-images",
+        "1",
+        "--speed-batch",
+        "1",
+    )
     assert code == 0, err
     assert "BD-rate, PSNR" in stdout and "nfc: container header overhead" in stdout
     assert "compressai-peer: no weights" in stdout
@@ -198,8 +224,17 @@ def test_bench_unknown_codec_is_a_one_line_usage_error(capsys, tmp_path, face):
 def test_bench_grid_from_a_missing_folder_is_a_one_line_usage_error(capsys, tmp_path, face):
     Image.fromarray(face).save(tmp_path / "a.png")
     out = tmp_path / "o"
-    code, _, err = run(capsys, "bench", str(tmp_path), "--codecs", "jpeg", "-o", str(out),
-                       "--grid-from", str(tmp_path / "nope"))
+    code, _, err = run(
+        capsys,
+        "bench",
+        str(tmp_path),
+        "--codecs",
+        "jpeg",
+        "-o",
+        str(out),
+        "--grid-from",
+        str(tmp_path / "nope"),
+    )
     assert code == 2 and one_line_error(err) and "nope is not a folder" in err
     assert not (out / "per_image.jsonl").exists()
 

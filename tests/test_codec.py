@@ -143,8 +143,12 @@ def test_decoding_is_identical_with_one_or_two_threads(face, tmp_path):
         "print(hashlib.sha256(numpy.asarray(img).tobytes()).hexdigest(), hashlib.sha256(enc).hexdigest())"
     )
     outs = [
-        subprocess.run([sys.executable, "-c", script, str(n), str(tmp_path / "f.nfc")],
-                       capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", script, str(n), str(tmp_path / "f.nfc")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for n in (1, 2)
     ]
     assert outs[0] == outs[1]
@@ -169,7 +173,9 @@ def test_target_bytes_too_small_says_the_smallest_size(face):
         neuralcodec.compress(face, target_bytes=smallest - 1)
 
 
-@pytest.mark.parametrize("kwargs", [{"target_bytes": 0}, {"target_bytes": 2.5}, {"target_bytes": 900, "quality": 3}])
+@pytest.mark.parametrize(
+    "kwargs", [{"target_bytes": 0}, {"target_bytes": 2.5}, {"target_bytes": 900, "quality": 3}]
+)
 def test_bad_target_bytes_is_an_invalid_option(face, kwargs):
     with pytest.raises(neuralcodec.InvalidOption):
         neuralcodec.compress(face, **kwargs)

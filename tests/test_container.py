@@ -40,7 +40,11 @@ def test_header_of_a_face_is_16_bytes_and_the_roi_block_6_more():
 
 @pytest.mark.parametrize(
     "roi",
-    [RoiBlock(0, 0, 1, 1, -128, 127), RoiBlock(200, 300, 5000, 1, 0, 0), RoiBlock(0, 0, 2**21 - 1, 2**21 - 1, 4, -4)],
+    [
+        RoiBlock(0, 0, 1, 1, -128, 127),
+        RoiBlock(200, 300, 5000, 1, 0, 0),
+        RoiBlock(0, 0, 2**21 - 1, 2**21 - 1, 4, -4),
+    ],
 )
 def test_roi_blocks_round_trip(roi):
     f = NfcFile(1, 1, 4096, 3000, (b"", b"x"), roi=roi)

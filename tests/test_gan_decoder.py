@@ -81,7 +81,9 @@ def test_cli_model_gan_and_decoder_override(capsys, tmp_path, face_png):
     assert run_cli(capsys, "decode", str(nfc), "-o", str(faithful), "--decoder", "faithful")[0] == 0
     data = nfc.read_bytes()
     np.testing.assert_array_equal(pixels(Image.open(default)), pixels(neuralcodec.decompress(data)))
-    np.testing.assert_array_equal(pixels(Image.open(faithful)), pixels(neuralcodec.decompress(data, decoder="faithful")))
+    np.testing.assert_array_equal(
+        pixels(Image.open(faithful)), pixels(neuralcodec.decompress(data, decoder="faithful"))
+    )
     code, _, err = run_cli(capsys, "decode", str(nfc), "-o", str(default), "--decoder", "sharp")
     assert code == 2 and "invalid choice" in err
 
@@ -102,8 +104,18 @@ def test_balance_summarises_the_training_log(tmp_path):
     from tools import eval_gan
 
     log = tmp_path / "log.jsonl"
-    records = [{"step": 50 * (i + 1), "d_loss": 1.4 - 0.01 * i, "g_adv": 0.7, "d_real": 0.5, "d_fake": 0.5,
-                "d_stepped": 1.0, "psnr": 27.0} for i in range(12)]
+    records = [
+        {
+            "step": 50 * (i + 1),
+            "d_loss": 1.4 - 0.01 * i,
+            "g_adv": 0.7,
+            "d_real": 0.5,
+            "d_fake": 0.5,
+            "d_stepped": 1.0,
+            "psnr": 27.0,
+        }
+        for i in range(12)
+    ]
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     spans = eval_gan.balance(log, windows=3)
     assert [(s["first_step"], s["last_step"]) for s in spans] == [(0, 200), (200, 400), (400, 600)]

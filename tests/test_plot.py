@@ -12,7 +12,10 @@ from neuralcodec.bench.plot import main
 
 def fake_results() -> dict:
     def curve(scale: float) -> list[dict]:
-        return [{"quality": q, "bpp": 0.1 * q * scale, "psnr": 20.0 + 2 * q, "ms_ssim_db": 8.0 + q} for q in range(1, 6)]
+        return [
+            {"quality": q, "bpp": 0.1 * q * scale, "psnr": 20.0 + 2 * q, "ms_ssim_db": 8.0 + q}
+            for q in range(1, 6)
+        ]
 
     return {
         "provenance": {"dataset": {"n_images": 2, "root": "/data/faces/test"}},

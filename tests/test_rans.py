@@ -527,7 +527,9 @@ def test_batch_error_names_the_first_bad_stream():
     streams[1] = streams[1][:-1]
     streams[3] = streams[3][:-4]
     for threads in (1, 2):
-        with pytest.raises(_C.RansDecodeError, match=r"^stream 1, lane 2 of 3: .*truncated|^stream 1, lane 2"):
+        with pytest.raises(
+            _C.RansDecodeError, match=r"^stream 1, lane 2 of 3: .*truncated|^stream 1, lane 2"
+        ):
             _C.decode_lanes_batch(streams, indexes, *TABLES, threads=threads)
 
 

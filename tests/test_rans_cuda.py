@@ -28,7 +28,9 @@ def gaussian_tables():
 
     model = GaussianConditional(None)
     model.update_scale_table(get_scale_table())
-    cpu = CdfTables(*(t.numpy().astype(np.int32) for t in (model._quantized_cdf, model._cdf_length, model._offset)))
+    cpu = CdfTables(
+        *(t.numpy().astype(np.int32) for t in (model._quantized_cdf, model._cdf_length, model._offset))
+    )
     return model, cpu, tuple(torch.from_numpy(t).cuda() for t in (cpu.cdfs, cpu.lengths, cpu.offsets))
 
 

@@ -35,8 +35,16 @@ def results_folder(tiny_folder, tmp_path_factory) -> Path:
 
 
 def test_suite_writes_every_output(results_folder):
-    for name in ("per_image.jsonl", "results.json", "rd_psnr.png", "rd_ms_ssim.png",
-                 grid.GRID_FILE, grid.GRID_JSON, speed.SPEED_FILE, "summary.md"):
+    for name in (
+        "per_image.jsonl",
+        "results.json",
+        "rd_psnr.png",
+        "rd_ms_ssim.png",
+        grid.GRID_FILE,
+        grid.GRID_JSON,
+        speed.SPEED_FILE,
+        "summary.md",
+    ):
         assert (results_folder / name).is_file(), name
     text = (results_folder / "summary.md").read_text()
     assert "![visual grid at matched file size](grid.png)" in text
@@ -56,8 +64,13 @@ def test_fresh_starts_over(tiny_folder, results_folder, tmp_path):
     options = suite.SuiteOptions(limit=1, grid_images=0, measure_speed=False)
     suite.run(tiny_folder, ["jpeg"], out, options, command=["a"])
     (out / "per_image.jsonl").write_text('{"codec": "jpeg", "stale": true}\n')
-    suite.run(tiny_folder, ["jpeg"], out, suite.SuiteOptions(limit=1, grid_images=0, measure_speed=False, fresh=True),
-              command=["b"])
+    suite.run(
+        tiny_folder,
+        ["jpeg"],
+        out,
+        suite.SuiteOptions(limit=1, grid_images=0, measure_speed=False, fresh=True),
+        command=["b"],
+    )
     assert '"stale"' not in (out / "per_image.jsonl").read_text()
 
 
@@ -117,9 +130,12 @@ def _section(folder: Path, title: str, body: str) -> Path:
 
 
 def test_sections_follow_the_data_sets_in_order_with_their_images(results_folder, tmp_path):
-    roi = _section(tmp_path / "runs" / "roi", "ROI at equal size",
-                   "![faces](plot.png) and [curves](sub/curve.png), ![gone](missing.png), "
-                   "![web](https://example.org/x.png)\n\n### Details\n\nmore")
+    roi = _section(
+        tmp_path / "runs" / "roi",
+        "ROI at equal size",
+        "![faces](plot.png) and [curves](sub/curve.png), ![gone](missing.png), "
+        "![web](https://example.org/x.png)\n\n### Details\n\nmore",
+    )
     Image.new("RGB", (4, 4), "red").save(roi.parent / "plot.png")
     (roi.parent / "sub").mkdir()
     Image.new("RGB", (4, 4), "blue").save(roi.parent / "sub" / "curve.png")
@@ -132,8 +148,14 @@ def test_sections_follow_the_data_sets_in_order_with_their_images(results_folder
         argv += ["--section", str(section)]
     assert report.main(argv) == 0
     text = out.read_text()
-    order = ["# faces", f"# {report.SECTIONS_TITLE}", "## GAN decoder", "## ROI at equal size",
-             "### Details", "## ROI again"]
+    order = [
+        "# faces",
+        f"# {report.SECTIONS_TITLE}",
+        "## GAN decoder",
+        "## ROI at equal size",
+        "### Details",
+        "## ROI again",
+    ]
     positions = [text.index(f"\n{heading}\n") for heading in order]
     assert positions == sorted(positions)
     assert "![faces](img/roi_plot.png) and [curves](img/roi_sub_curve.png)" in text
@@ -154,8 +176,10 @@ def test_without_sections_there_is_no_studies_part(results_folder, tmp_path):
 def test_a_missing_or_headless_section_is_a_usage_error(results_folder, tmp_path, capsys):
     headless = tmp_path / "headless.md"
     headless.write_text("# Not a section\n")
-    for section, message in ((tmp_path / "runs" / "nope.md", "nope.md not found"),
-                             (headless, "must start with a '## Title' heading")):
+    for section, message in (
+        (tmp_path / "runs" / "nope.md", "nope.md not found"),
+        (headless, "must start with a '## Title' heading"),
+    ):
         with pytest.raises(SystemExit) as exc:
             report.main([f"faces={results_folder}", "--section", str(section), "-o", str(tmp_path / "R.md")])
         assert exc.value.code == 2 and message in capsys.readouterr().err

@@ -32,15 +32,23 @@ def test_roi_file_records_the_rectangle_in_latent_cells(roi_file):
     f = unpack(roi_file)
     assert (f.roi.left, f.roi.top, f.roi.width, f.roi.height) == (2, 2, 4, 5)
     # The boost is the default unless the background cannot pay for it within the size tolerance.
-    assert 0 < f.roi.inside_quarter_steps <= codec.ROI_DEFAULT_BOOST_LEVELS * 4 and f.roi.outside_quarter_steps < 0
+    assert (
+        0 < f.roi.inside_quarter_steps <= codec.ROI_DEFAULT_BOOST_LEVELS * 4
+        and f.roi.outside_quarter_steps < 0
+    )
     info = neuralcodec.inspect(roi_file)
-    assert info.roi_pixels == (32, 32, 64, 80) and info.roi_inside_level_offset == f.roi.inside_quarter_steps / 4
+    assert (
+        info.roi_pixels == (32, 32, 64, 80) and info.roi_inside_level_offset == f.roi.inside_quarter_steps / 4
+    )
 
 
 def test_roi_keeps_the_size_and_favours_the_face(face, roi_file):
     plain = neuralcodec.compress(face, quality=3)
     assert abs(len(roi_file) / len(plain) - 1) < 0.05
-    assert len(roi_file) <= len(plain) * (1 + codec.ROI_SIZE_TOLERANCE) or unpack(roi_file).roi.inside_quarter_steps == 1
+    assert (
+        len(roi_file) <= len(plain) * (1 + codec.ROI_SIZE_TOLERANCE)
+        or unpack(roi_file).roi.inside_quarter_steps == 1
+    )
     x, y, w, h = FACE_BOX
     inside = np.zeros(face.shape[:2], bool)
     inside[y : y + h, x : x + w] = True
@@ -67,7 +75,9 @@ def test_decoder_rebuilds_the_encoders_latent(face):
     region = codec._region((1, 2, 5, 4), 4, 6, -5)
     encoded = net.code_latent(analysed, region)
     ratio, inverse = net._region_maps(torch.tensor([4]), region, (8, 8))
-    expected_y = torch.round(analysed.y_scaled.double() * ratio - analysed.mean * ratio) + analysed.mean * ratio
+    expected_y = (
+        torch.round(analysed.y_scaled.double() * ratio - analysed.mean * ratio) + analysed.mean * ratio
+    )
     expected = net.synthesis.infer(expected_y.float() * inverse).clamp(0, 1)
     assert torch.equal(net.decompress(encoded, 4, region), expected)
     try:  # without the region the decoder reads the stream with other tables
@@ -84,8 +94,12 @@ def test_decoding_a_roi_file_is_identical_with_one_or_two_threads(roi_file, tmp_
         "print(hashlib.sha256(numpy.asarray(img).tobytes()).hexdigest())"
     )
     outs = {
-        subprocess.run([sys.executable, "-c", script, str(n), str(tmp_path / "f.nfc")],
-                       capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", script, str(n), str(tmp_path / "f.nfc")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for n in (1, 2)
     }
     assert len(outs) == 1
@@ -124,8 +138,23 @@ def test_roi_on_odd_sizes(face):
 
 @pytest.mark.parametrize(
     "roi",
-    [(-1, 0, 10, 10), (0, 0, 0, 10), (0, 0, 10, 0), (100, 100, 40, 10), (0, 0, 129, 1), (1.5, 0, 10, 10),
-     (True, 0, 10, 10), (1, 2, 3), "1,2,3", "a,b,c,d", "1,2,3,4,5", "-1,0,4,4", "", "face", 7],
+    [
+        (-1, 0, 10, 10),
+        (0, 0, 0, 10),
+        (0, 0, 10, 0),
+        (100, 100, 40, 10),
+        (0, 0, 129, 1),
+        (1.5, 0, 10, 10),
+        (True, 0, 10, 10),
+        (1, 2, 3),
+        "1,2,3",
+        "a,b,c,d",
+        "1,2,3,4,5",
+        "-1,0,4,4",
+        "",
+        "face",
+        7,
+    ],
 )
 def test_invalid_roi_is_a_value_error(face, roi):
     with pytest.raises(ValueError, match="ROI"):
@@ -145,7 +174,12 @@ def test_roi_levels_without_roi(face):
 
 @pytest.mark.parametrize(
     "block",
-    [RoiBlock(7, 0, 2, 1, 0, 0), RoiBlock(0, 8, 1, 1, 0, 0), RoiBlock(0, 0, 1, 1, 127, 0), RoiBlock(0, 0, 1, 1, 0, -128)],
+    [
+        RoiBlock(7, 0, 2, 1, 0, 0),
+        RoiBlock(0, 8, 1, 1, 0, 0),
+        RoiBlock(0, 0, 1, 1, 127, 0),
+        RoiBlock(0, 0, 1, 1, 0, -128),
+    ],
 )
 def test_roi_block_the_model_cannot_use_is_corrupt(roi_file, block):
     with pytest.raises(CorruptHeader, match="ROI"):
@@ -187,8 +221,24 @@ def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
     data.mkdir()
     shutil.copy(root / "docs" / "example" / "face.png", data / "face.png")
     out = tmp_path / "out"
-    assert eval_roi.main([str(data), "-o", str(out), "--qualities", "3", "--masks", str(tmp_path / "masks"),
-                          "--nice", "0", "--threads", "1"]) == 0
+    assert (
+        eval_roi.main(
+            [
+                str(data),
+                "-o",
+                str(out),
+                "--qualities",
+                "3",
+                "--masks",
+                str(tmp_path / "masks"),
+                "--nice",
+                "0",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     summary = {row["variant"]: row for row in json.loads((out / "results.json").read_text())["summary"]}
     assert set(summary) == {"plain", "roi+2"}
     assert abs(summary["roi+2"]["bytes_vs_plain"]) <= 0.03

@@ -64,7 +64,15 @@ def trained(tmp_path_factory, image_folder) -> tuple[Path, Path]:
     """(config, run folder) of a finished 3-step run."""
     tmp = tmp_path_factory.mktemp("train")
     config = write_config(tmp / "tiny.toml")
-    args = [str(config), "--data", str(image_folder), "--run", str(tmp / "run"), "--cache-dir", str(tmp / "cache")]
+    args = [
+        str(config),
+        "--data",
+        str(image_folder),
+        "--run",
+        str(tmp / "run"),
+        "--cache-dir",
+        str(tmp / "cache"),
+    ]
     assert train.main(args) == 0
     return config, tmp / "run"
 
@@ -92,7 +100,15 @@ def test_training_logs_rate_and_distortion_and_resumes(trained, image_folder):
     assert all(r["bpp"] > 0 and np.isfinite(r["psnr"]) for r in records)
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 3
     # Running the same command again finds the run complete and trains no further.
-    args = [str(config), "--data", str(image_folder), "--run", str(run), "--cache-dir", str(run.parent / "cache")]
+    args = [
+        str(config),
+        "--data",
+        str(image_folder),
+        "--run",
+        str(run),
+        "--cache-dir",
+        str(run.parent / "cache"),
+    ]
     assert train.main(args) == 0
     assert len((run / "log.jsonl").read_text().splitlines()) == 3
 
@@ -100,8 +116,20 @@ def test_training_logs_rate_and_distortion_and_resumes(trained, image_folder):
 def test_exported_weights_code_an_image(trained, tmp_path):
     config, run = trained
     out = tmp_path / "tiny.pt"
-    assert export.main([str(run / "checkpoint.pt"), str(config), "-o", str(out),
-                        "--model-id", "tiny-test", "--level-positions=-0.5,0,1"]) == 0
+    assert (
+        export.main(
+            [
+                str(run / "checkpoint.pt"),
+                str(config),
+                "-o",
+                str(out),
+                "--model-id",
+                "tiny-test",
+                "--level-positions=-0.5,0,1",
+            ]
+        )
+        == 0
+    )
     payload = load_weights_file(out)
     assert payload["model_id"] == "tiny-test" and payload["config"]["levels"] == 3
     model = build_model(payload["config"], payload["state_dict"])
@@ -131,15 +159,28 @@ def test_gan_fine_tuning_trains_only_the_decoder(trained, image_folder, tmp_path
     export.main([str(run / "checkpoint.pt"), str(config), "-o", str(base), "--model-id", "tiny-test"])
     gan_config = tmp_path / "gan.toml"
     gan_config.write_text(
-        (ROOT / "tools" / "configs" / "gan.toml").read_text()
+        (ROOT / "tools" / "configs" / "gan.toml")
+        .read_text()
         .replace('base = "neuralcodec/weights/face-hyperprior-v2.pt"', f'base = "{base.as_posix()}"')
         .replace("levels = [0, 1, 2, 3, 4]", "levels = [0, 1]")
         .replace("steps = 6000", "steps = 2")
         .replace("log_every = 50", "log_every = 1")
     )
     gan_run = tmp_path / "gan"
-    assert train_gan.main([str(gan_config), "--data", str(image_folder), "--run", str(gan_run),
-                           "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert (
+        train_gan.main(
+            [
+                str(gan_config),
+                "--data",
+                str(image_folder),
+                "--run",
+                str(gan_run),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in (gan_run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 for r in records)
     out = tmp_path / "decoder.pt"
@@ -148,7 +189,9 @@ def test_gan_fine_tuning_trains_only_the_decoder(trained, image_folder, tmp_path
     base_model = build_model(load_weights_file(base)["config"], load_weights_file(base)["state_dict"])
     assert payload["base_model_id"] == "tiny-test"
     assert payload["synthesis"].keys() == base_model.synthesis.state_dict().keys()
-    changed = [k for k, v in payload["synthesis"].items() if not torch.equal(v, base_model.synthesis.state_dict()[k])]
+    changed = [
+        k for k, v in payload["synthesis"].items() if not torch.equal(v, base_model.synthesis.state_dict()[k])
+    ]
     assert changed, "two generator steps changed no decoder weight"
 
 
@@ -178,8 +221,15 @@ def test_masked_loss_ignores_zero_weight_pixels():
 
 def test_masked_training_needs_masks_and_uses_them(image_folder, tmp_path):
     config = write_config(tmp_path / "m.toml", "face_weight = 1.0\nbackground_weight = 0.1")
-    base = [str(config), "--data", str(image_folder), "--run", str(tmp_path / "run"),
-            "--cache-dir", str(tmp_path / "cache")]
+    base = [
+        str(config),
+        "--data",
+        str(image_folder),
+        "--run",
+        str(tmp_path / "run"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     with pytest.raises(SystemExit, match="--masks"):
         train.main(base)
     masks = tmp_path / "masks"
@@ -189,21 +239,33 @@ def test_masked_training_needs_masks_and_uses_them(image_folder, tmp_path):
         m[16:48, 16:48] = 255
         Image.fromarray(m).save(masks / f.name)
     weights = train.pixel_weights(image_folder, masks, 1.0, 0.1)
-    assert weights.shape == (4, 64, 64) and weights[0, 32, 32] == 1.0 and weights[0, 0, 0] == pytest.approx(0.1)
+    assert (
+        weights.shape == (4, 64, 64) and weights[0, 32, 32] == 1.0 and weights[0, 0, 0] == pytest.approx(0.1)
+    )
     assert train.main(base + ["--masks", str(masks)]) == 0
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 3
 
 
 def test_peer_architecture_trains_one_model_per_lambda_and_exports_for_the_bench(image_folder, tmp_path):
     config = tmp_path / "peer.toml"
-    config.write_text(TINY_CONFIG.format(extra="").replace("[model]\n", '[model]\narchitecture = "bmshj2018-hyperprior"\n'))
+    config.write_text(
+        TINY_CONFIG.format(extra="").replace("[model]\n", '[model]\narchitecture = "bmshj2018-hyperprior"\n')
+    )
     cfg = train.TrainConfig.from_toml(config)
     gen = torch.Generator().manual_seed(0)
     # Every batch has one level, and the models take turns.
     assert [cfg.batch_levels(step, 3, gen).tolist() for step in range(3)] == [[0] * 3, [1] * 3, [0] * 3]
     run = tmp_path / "run"
     before = cfg.build_model().state_dict()
-    args = [str(config), "--data", str(image_folder), "--run", str(run), "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        str(config),
+        "--data",
+        str(image_folder),
+        "--run",
+        str(run),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert train.main(args) == 0
     after = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
     for level in range(2):
@@ -241,8 +303,24 @@ def test_eval_study_codes_every_run_and_compares_at_equal_rate(trained, image_fo
         Image.fromarray(mask).save(masks / p.name)
     out = tmp_path / "out"
     spec = f"{run}:{config}"
-    assert eval_study.main([str(image_folder), "-o", str(out), "--masks", str(masks), "--run", f"a={spec}",
-                            "--run", f"b={spec}", "--compare", "b:a"]) == 0
+    assert (
+        eval_study.main(
+            [
+                str(image_folder),
+                "-o",
+                str(out),
+                "--masks",
+                str(masks),
+                "--run",
+                f"a={spec}",
+                "--run",
+                f"b={spec}",
+                "--compare",
+                "b:a",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["images"] == 4 and results["training"]["a"]["steps"] == 3
     points = results["curves"]["a"]
@@ -261,7 +339,9 @@ def test_eval_study_rejects_unknown_comparisons(trained, image_folder, tmp_path)
 
     config, run = trained
     with pytest.raises(SystemExit):
-        eval_study.main([str(image_folder), "-o", str(tmp_path), "--run", f"a={run}:{config}", "--compare", "x:a"])
+        eval_study.main(
+            [str(image_folder), "-o", str(tmp_path), "--run", f"a={run}:{config}", "--compare", "x:a"]
+        )
 
 
 def test_config_extends_another_table_by_table(tmp_path):

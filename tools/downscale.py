@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in tqdm(image_files(args.data), desc="downscaling"):
         rgb = np.asarray(Image.open(path).convert("RGB"))
         if min(rgb.shape[:2]) <= args.short_side:
-            raise SystemExit(f"error: {path} is {rgb.shape[1]}x{rgb.shape[0]}, not larger than {args.short_side}")
+            raise SystemExit(
+                f"error: {path} is {rgb.shape[1]}x{rgb.shape[0]}, not larger than {args.short_side}"
+            )
         small = downscale(torch.from_numpy(rgb[None]), args.short_side)[0].numpy()
         out = args.output / f"{path.stem}.png"
         write_atomic(out, encode_image_file(Image.fromarray(small), out))

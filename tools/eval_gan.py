@@ -56,11 +56,17 @@ def evaluate_image(img: Image.Image, qualities: list[int]) -> list[dict]:
         for decoder in DECODERS:
             decoded = neuralcodec.decompress(data, decoder=decoder)
             m = metrics.evaluate(img, decoded, len(data))
-            rows.append({
-                "quality": quality, "decoder": decoder, "bpp": m.bpp, "psnr": m.psnr,
-                "ms_ssim": m.ms_ssim, "vif": m.vif,
-                "hf_ratio": high_frequency_energy(np.asarray(decoded)) / max(hf_original, 1e-9),
-            })
+            rows.append(
+                {
+                    "quality": quality,
+                    "decoder": decoder,
+                    "bpp": m.bpp,
+                    "psnr": m.psnr,
+                    "ms_ssim": m.ms_ssim,
+                    "vif": m.vif,
+                    "hf_ratio": high_frequency_energy(np.asarray(decoded)) / max(hf_original, 1e-9),
+                }
+            )
     return rows
 
 
@@ -70,7 +76,10 @@ def aggregate(rows: list[dict]) -> list[dict]:
     for quality in sorted({r["quality"] for r in rows}):
         for decoder in DECODERS:
             group = [r for r in rows if r["quality"] == quality and r["decoder"] == decoder]
-            mean = {k: float(np.mean([r[k] for r in group])) for k in ("bpp", "psnr", "ms_ssim", "vif", "hf_ratio")}
+            mean = {
+                k: float(np.mean([r[k] for r in group]))
+                for k in ("bpp", "psnr", "ms_ssim", "vif", "hf_ratio")
+            }
             out.append({"quality": quality, "decoder": decoder, "images": len(group), **mean})
     return out
 
@@ -84,7 +93,10 @@ def balance(log: Path, windows: int = 6) -> list[dict]:
     out, previous = [], 0
     for chunk in np.array_split(np.arange(len(records)), min(windows, len(records))):
         span = [records[i] for i in chunk]
-        mean = {k: float(np.mean([r[k] for r in span])) for k in ("d_loss", "g_adv", "d_real", "d_fake", "d_stepped", "psnr")}
+        mean = {
+            k: float(np.mean([r[k] for r in span]))
+            for k in ("d_loss", "g_adv", "d_real", "d_fake", "d_stepped", "psnr")
+        }
         out.append({"first_step": previous, "last_step": span[-1]["step"], **mean})
         previous = span[-1]["step"]
     return out
@@ -132,7 +144,11 @@ def render(results: dict) -> str:
             f"{f['ms_ssim']:.4f} | {r['ms_ssim']:.4f} | {f['vif']:.3f} | {r['vif']:.3f} | "
             f"{f['hf_ratio']:.2f} | {r['hf_ratio']:.2f} |"
         )
-    lines += ["", "![original, faithful, realistic (rows) at each quality (columns), the example face](gan_crops.png)", ""]
+    lines += [
+        "",
+        "![original, faithful, realistic (rows) at each quality (columns), the example face](gan_crops.png)",
+        "",
+    ]
     if results.get("balance"):
         lines += [
             "Training balance (`log.jsonl` of the run, in equal spans of steps): the discriminator's loss "
@@ -155,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", type=Path, help="folder of test images")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--qualities", type=lambda v: [int(q) for q in v.split(",")],
-                   help="comma-separated (default: every quality of the gan model)")
+    p.add_argument(
+        "--qualities",
+        type=lambda v: [int(q) for q in v.split(",")],
+        help="comma-separated (default: every quality of the gan model)",
+    )
     p.add_argument("--limit", type=int, help="only the first N images, sorted by name")
     p.add_argument("--log", type=Path, help="the GAN training run's log.jsonl, for the balance table")
     args = p.parse_args(argv)
@@ -173,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     prov = provenance(["python", "-m", "tools.eval_gan", *(sys.argv[1:] if argv is None else argv)], images)
     rows = []
     for image in tqdm(images, desc="gan-eval", unit="img"):
-        rows += [{"image": Path(image.path).name, **r} for r in evaluate_image(load_rgb(Path(image.path)), qualities)]
+        rows += [
+            {"image": Path(image.path).name, **r}
+            for r in evaluate_image(load_rgb(Path(image.path)), qualities)
+        ]
     results = {
         "data": str(args.data),
         "images": len(images),

@@ -48,10 +48,19 @@ def _ms_ssim(original: np.ndarray, decoded: np.ndarray) -> float:
     from neuralcodec.bench.metrics import MS_SSIM_SCALE_WEIGHTS, SSIM_KERNEL_SIGMA, MsSsimSettings
 
     settings = MsSsimSettings.for_size(*original.shape[:2])
-    x, y = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None] for a in (decoded, original))
+    x, y = (
+        torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None]
+        for a in (decoded, original)
+    )
     weights = torch.tensor(MS_SSIM_SCALE_WEIGHTS[: settings.scales])
-    return piq.multi_scale_ssim(x, y, kernel_size=settings.kernel_size, kernel_sigma=SSIM_KERNEL_SIGMA,
-                                data_range=255, scale_weights=weights).item()
+    return piq.multi_scale_ssim(
+        x,
+        y,
+        kernel_size=settings.kernel_size,
+        kernel_sigma=SSIM_KERNEL_SIGMA,
+        data_range=255,
+        scale_weights=weights,
+    ).item()
 
 
 def measure(original: np.ndarray, data: bytes, mask: np.ndarray, bounds: tuple[int, int, int, int]) -> dict:
@@ -84,8 +93,10 @@ def table(summary: list[dict]) -> list[str]:
     lines = list(TABLE_HEADER)
     for e in summary:
         vs = f"{100 * e['bytes_vs_plain']:+.1f} %" if "bytes_vs_plain" in e else ""
-        lines.append(f"| {e['quality']} | {e['variant']} | {e['bytes']:.1f} | {vs} | {e['face_psnr']:.2f} | "
-                     f"{e['face_ms_ssim']:.4f} | {e['background_psnr']:.2f} | {e['psnr']:.2f} |")
+        lines.append(
+            f"| {e['quality']} | {e['variant']} | {e['bytes']:.1f} | {vs} | {e['face_psnr']:.2f} | "
+            f"{e['face_ms_ssim']:.4f} | {e['background_psnr']:.2f} | {e['psnr']:.2f} |"
+        )
     return lines
 
 
@@ -93,25 +104,32 @@ def render_summary(results: dict, faces_line: str) -> str:
     """OUT/summary.md: the table with its command, machine, code, weights and data."""
     prov = results["provenance"]
     device, data = prov["device"], prov["dataset"]
-    return "\n".join([
-        TITLE,
-        "",
-        "```bash",
-        prov["command"],
-        "```",
-        "",
-        (f"- Machine: {device['cpu']}, {device['cpu_count']} CPU cores, {device['torch_threads']} torch "
-         f"thread(s); GPU: {device['cuda'] or 'none'}"),
-        f"- Code: git `{prov['git']['sha']}`" + (" (uncommitted changes)" if prov["git"]["dirty"] else "")
-        + f", model cvae, weights sha256 `{prov['weights_sha256']}`; run {prov['timestamp']}",
-        f"- Data: {data['n_images']} images from `{data['root']}`, dataset sha256 `{data['sha256']}`; {faces_line}",
-        ("- Face = the elliptical Haar face mask (PSNR in dB); face MS-SSIM over the ellipse's bounding box; "
-         "background = pixels outside the ellipse; means of per-image values; bytes are whole .nfc files. "
-         "The ROI files are rate-matched to the plain file of the same quality (`vs plain`)."),
-        "",
-        *table(results["summary"]),
-        "",
-    ])
+    return "\n".join(
+        [
+            TITLE,
+            "",
+            "```bash",
+            prov["command"],
+            "```",
+            "",
+            (
+                f"- Machine: {device['cpu']}, {device['cpu_count']} CPU cores, {device['torch_threads']} torch "
+                f"thread(s); GPU: {device['cuda'] or 'none'}"
+            ),
+            f"- Code: git `{prov['git']['sha']}`"
+            + (" (uncommitted changes)" if prov["git"]["dirty"] else "")
+            + f", model cvae, weights sha256 `{prov['weights_sha256']}`; run {prov['timestamp']}",
+            f"- Data: {data['n_images']} images from `{data['root']}`, dataset sha256 `{data['sha256']}`; {faces_line}",
+            (
+                "- Face = the elliptical Haar face mask (PSNR in dB); face MS-SSIM over the ellipse's bounding box; "
+                "background = pixels outside the ellipse; means of per-image values; bytes are whole .nfc files. "
+                "The ROI files are rate-matched to the plain file of the same quality (`vs plain`)."
+            ),
+            "",
+            *table(results["summary"]),
+            "",
+        ]
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,9 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("data", type=Path, help="folder of face images")
     p.add_argument("-o", "--output", type=Path, default=Path("runs/roi-eval"), help="results folder")
     p.add_argument("--qualities", default="3,5,7", help="comma-separated quality levels (default 3,5,7)")
-    p.add_argument("--boosts", default=None, help="comma-separated inside boosts in levels (default: the codec's)")
+    p.add_argument(
+        "--boosts", default=None, help="comma-separated inside boosts in levels (default: the codec's)"
+    )
     p.add_argument("--limit", type=int, default=None, help="first N images only (sorted by name)")
-    p.add_argument("--masks", type=Path, default=Path("runs/masks"), help="face cache folder (made if missing)")
+    p.add_argument(
+        "--masks", type=Path, default=Path("runs/masks"), help="face cache folder (made if missing)"
+    )
     p.add_argument("--nice", type=int, default=15, help="lower this process's priority by N (default 15)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     return p
@@ -145,10 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
     qualities = [int(q) for q in args.qualities.split(",")]
-    boosts = [codec.ROI_DEFAULT_BOOST_LEVELS] if args.boosts is None else [float(b) for b in args.boosts.split(",")]
+    boosts = (
+        [codec.ROI_DEFAULT_BOOST_LEVELS]
+        if args.boosts is None
+        else [float(b) for b in args.boosts.split(",")]
+    )
 
     if not mask_cache.cache_path(args.data, args.masks).exists():
-        mask_cache.write_mask_cache(args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces"))
+        mask_cache.write_mask_cache(
+            args.data, args.masks, progress=lambda it: tqdm(it, desc="detecting faces")
+        )
     boxes = mask_cache.load_boxes(args.data, args.masks)
     files = image_files(args.data)[: args.limit]
     images = dataset(files, None)
@@ -164,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             plain = neuralcodec.compress(rgb, quality=q)
             rows.setdefault((q, "plain"), []).append(measure(rgb, plain, mask, bounds))
             for boost in boosts:
-                data = plain if box is None else neuralcodec.compress(rgb, quality=q, roi=bounds, roi_levels=(boost, None))
+                data = (
+                    plain
+                    if box is None
+                    else neuralcodec.compress(rgb, quality=q, roi=bounds, roi_levels=(boost, None))
+                )
                 rows.setdefault((q, f"roi+{boost:g}"), []).append(
                     {**measure(rgb, data, mask, bounds), "plain_bytes": len(plain)}
                 )
@@ -179,8 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     no_face = sum(boxes[p.name] is None for p in files)
     results = {
         "provenance": {**provenance(command, images), "weights_sha256": weights_sha256("cvae")},
-        "faces": {"images": len(files), "no_face_detected": no_face,
-                  "no_face_rule": "centred fallback ellipse for the metrics; coded without ROI"},
+        "faces": {
+            "images": len(files),
+            "no_face_detected": no_face,
+            "no_face_rule": "centred fallback ellipse for the metrics; coded without ROI",
+        },
         "summary": summary,
     }
     faces_line = f"face found in {len(files) - no_face} ({no_face} use the centred fallback ellipse)"

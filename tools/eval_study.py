@@ -102,13 +102,21 @@ def measure(run: Run, images, masks: dict) -> list[dict]:
         rgb = np.asarray(original)
         for level in range(run.levels):
             n_bytes, decoded = run.code(rgb, level)
-            m = metrics.evaluate(original, Image.fromarray(decoded), n_bytes, masks.get(Path(image.path).name))
-            rows.append({
-                "run": run.name, "level": level + 1, "image": image.name, "bpp": m.bpp, "psnr": m.psnr,
-                "ms_ssim_db": ms_ssim_db(m.ms_ssim),
-                "face_psnr": None if m.face is None else m.face.psnr,
-                "face_ms_ssim_db": None if m.face is None else ms_ssim_db(m.face.ms_ssim),
-            })
+            m = metrics.evaluate(
+                original, Image.fromarray(decoded), n_bytes, masks.get(Path(image.path).name)
+            )
+            rows.append(
+                {
+                    "run": run.name,
+                    "level": level + 1,
+                    "image": image.name,
+                    "bpp": m.bpp,
+                    "psnr": m.psnr,
+                    "ms_ssim_db": ms_ssim_db(m.ms_ssim),
+                    "face_psnr": None if m.face is None else m.face.psnr,
+                    "face_ms_ssim_db": None if m.face is None else ms_ssim_db(m.face.ms_ssim),
+                }
+            )
     return rows
 
 
@@ -131,6 +139,7 @@ def curves(rows: list[dict]) -> dict[str, list[dict]]:
 def compare(points: dict[str, list[dict]], test: str, anchor: str) -> dict:
     result = {"test": test, "anchor": anchor, "bd_rate": {}, "delta_at_bpp": {}}
     for key in METRICS:
+
         def curve(run: str) -> RdCurve:
             pts = [p for p in points[run] if p[key] is not None]
             return RdCurve.of([p["level"] for p in pts], [p["bpp"] for p in pts], [p[key] for p in pts])
@@ -148,10 +157,17 @@ def compare(points: dict[str, list[dict]], test: str, anchor: str) -> dict:
 
 def training_summary(run: Run) -> dict:
     log = run.folder / "log.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
-    return {"steps": run.steps, "minutes": records[-1]["minutes"] if records else None,
-            "architecture": run.cfg.architecture, "config": str(run.config_path),
-            "masked": run.cfg.masked, "rate_warmup_steps": run.cfg.rate_warmup_steps}
+    records = (
+        [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+    )
+    return {
+        "steps": run.steps,
+        "minutes": records[-1]["minutes"] if records else None,
+        "architecture": run.cfg.architecture,
+        "config": str(run.config_path),
+        "masked": run.cfg.masked,
+        "rate_warmup_steps": run.cfg.rate_warmup_steps,
+    }
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
@@ -177,23 +193,39 @@ def render(results: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, t in results["training"].items():
-        lines.append(f"| {name} | {t['architecture']} | {'yes' if t['masked'] else 'no'} | "
-                     f"{t['rate_warmup_steps'] or 'no'} | {t['steps']} | {_fmt(t['minutes'], '.1f')} |")
-    lines += ["", "Mean per trained lambda:", "",
-              "| run | level | bpp | PSNR | MS-SSIM (dB) | face PSNR | face MS-SSIM (dB) |", "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {t['architecture']} | {'yes' if t['masked'] else 'no'} | "
+            f"{t['rate_warmup_steps'] or 'no'} | {t['steps']} | {_fmt(t['minutes'], '.1f')} |"
+        )
+    lines += [
+        "",
+        "Mean per trained lambda:",
+        "",
+        "| run | level | bpp | PSNR | MS-SSIM (dB) | face PSNR | face MS-SSIM (dB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, points in results["curves"].items():
         for p in points:
-            lines.append(f"| {name} | {p['level']} | {p['bpp']:.3f} | {_fmt(p['psnr'], '.2f')} | {_fmt(p['ms_ssim_db'], '.2f')} | "
-                         f"{_fmt(p['face_psnr'], '.2f')} | {_fmt(p['face_ms_ssim_db'], '.2f')} |")
+            lines.append(
+                f"| {name} | {p['level']} | {p['bpp']:.3f} | {_fmt(p['psnr'], '.2f')} | {_fmt(p['ms_ssim_db'], '.2f')} | "
+                f"{_fmt(p['face_psnr'], '.2f')} | {_fmt(p['face_ms_ssim_db'], '.2f')} |"
+            )
     header = " | ".join(METRICS.values())
-    lines += ["", "BD-rate of each run against its anchor (negative = fewer bits for the same quality) "
-              "and the quality difference at equal rate:", "",
-              f"| test vs anchor | {header} |", "|---|" + "---|" * len(METRICS)]
+    lines += [
+        "",
+        "BD-rate of each run against its anchor (negative = fewer bits for the same quality) "
+        "and the quality difference at equal rate:",
+        "",
+        f"| test vs anchor | {header} |",
+        "|---|" + "---|" * len(METRICS),
+    ]
     for c in results["comparisons"]:
         cells = []
         for key in METRICS:
             bd = c["bd_rate"][key]
-            cells.append(_fmt(bd["percent"], "+.1f", " %") if bd["percent"] is not None else f"— ({bd['reason']})")
+            cells.append(
+                _fmt(bd["percent"], "+.1f", " %") if bd["percent"] is not None else f"— ({bd['reason']})"
+            )
         lines.append(f"| {c['test']} vs {c['anchor']} | " + " | ".join(cells) + " |")
     for c in results["comparisons"]:
         for bpp in FIXED_BPP:
@@ -224,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--run", type=_run_arg, action="append", required=True, metavar="NAME=RUN_FOLDER:CONFIG")
     p.add_argument("--compare", type=_compare_arg, action="append", default=[], metavar="TEST:ANCHOR")
-    p.add_argument("--masks", type=Path, help="face masks of the test folder (tools/make_masks.py cache or mask images)")
+    p.add_argument(
+        "--masks", type=Path, help="face masks of the test folder (tools/make_masks.py cache or mask images)"
+    )
     p.add_argument("--limit", type=int, help="only the first N images, sorted by name")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)

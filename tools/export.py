@@ -42,9 +42,14 @@ def export_peer(cfg: TrainConfig, state: dict, folder: Path, model_id: str) -> N
     folder.mkdir(parents=True, exist_ok=True)
     for level, lam in enumerate(cfg.lambdas):
         prefix = f"models.{level}."
-        weights = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
-        payload = {"model_id": model_id, "architecture": cfg.architecture, "lambda": lam,
-                   "trained_steps": int(state["step"]), "state_dict": weights}
+        weights = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
+        payload = {
+            "model_id": model_id,
+            "architecture": cfg.architecture,
+            "lambda": lam,
+            "trained_steps": int(state["step"]),
+            "state_dict": weights,
+        }
         out = folder / f"{model_id}-q{level + 1:02d}.pt"
         tmp = out.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -58,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("config", type=Path, help="the TOML config the checkpoint was trained with")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--model-id", required=True, help="stable id, e.g. face-hyperprior-v2")
-    p.add_argument("--level-positions", type=lambda v: [float(x) for x in v.split(",")],
-                   help="comma-separated positions on the trained level axis, lowest quality first")
+    p.add_argument(
+        "--level-positions",
+        type=lambda v: [float(x) for x in v.split(",")],
+        help="comma-separated positions on the trained level axis, lowest quality first",
+    )
     p.add_argument("--half", action="store_true", help="store parameters as float16 (see above)")
     args = p.parse_args(argv)
 

@@ -53,7 +53,9 @@ SPARSE = (np.array([[0, 65535, 65536]], np.int32), np.array([3], np.int32), np.a
 LANES_COUNT = 2 * ref.SYMBOLS_PER_LANE + 17
 LANES_INDEXES = np.zeros(LANES_COUNT, np.int32)
 LANES_SYMBOLS = np.zeros(LANES_COUNT, np.int32)
-LANES_SYMBOLS[:: ref.SYMBOLS_PER_LANE // 5] = _RNG.integers(-(10**6), 10**6, LANES_SYMBOLS[:: ref.SYMBOLS_PER_LANE // 5].size)
+LANES_SYMBOLS[:: ref.SYMBOLS_PER_LANE // 5] = _RNG.integers(
+    -(10**6), 10**6, LANES_SYMBOLS[:: ref.SYMBOLS_PER_LANE // 5].size
+)
 
 SEEDS = [
     b"\x00" + _C.encode_lanes(SMALL_SYMBOLS, SMALL_INDEXES, *SMALL_TABLES),
@@ -134,7 +136,9 @@ def run_atheris(seconds: float, corpus: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--driver", choices=["atheris", "random"], default=None)
     parser.add_argument("--seed", type=int, default=0, help="random driver's seed")

@@ -23,16 +23,22 @@ from tools import mask_cache
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("data", type=Path, help="folder of images")
     parser.add_argument("-o", "--output", type=Path, required=True, help="cache folder")
     parser.add_argument("--force", action="store_true", help="detect again even if the cache exists")
-    parser.add_argument("--nice", type=int, default=15, help="lower this process's priority by N (default 15)")
+    parser.add_argument(
+        "--nice", type=int, default=15, help="lower this process's priority by N (default 15)"
+    )
     args = parser.parse_args(argv)
     os.nice(args.nice)
     path = mask_cache.cache_path(args.data, args.output)
     if args.force or not path.exists():
-        path = mask_cache.write_mask_cache(args.data, args.output, progress=lambda it: tqdm(it, desc="detecting faces"))
+        path = mask_cache.write_mask_cache(
+            args.data, args.output, progress=lambda it: tqdm(it, desc="detecting faces")
+        )
     boxes = mask_cache.load_boxes(args.data, args.output)
     found = sum(b is not None for b in boxes.values())
     print(f"{path}: faces found in {found} of {len(boxes)} images ({100 * found / max(1, len(boxes)):.1f} %)")

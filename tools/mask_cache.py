@@ -26,8 +26,14 @@ MASK_CACHE_VERSION = 1
 def file_list_hash(files: list[Path]) -> str:
     """16 hex digits naming a file list (names and sizes) and the detector settings."""
     h = hashlib.sha256()
-    settings = (MASK_CACHE_VERSION, faces.CASCADE_FILE, faces.SCALE_FACTOR, faces.MIN_NEIGHBORS,
-                faces.MIN_FACE_PX, faces.MIN_FACE_FRACTION)
+    settings = (
+        MASK_CACHE_VERSION,
+        faces.CASCADE_FILE,
+        faces.SCALE_FACTOR,
+        faces.MIN_NEIGHBORS,
+        faces.MIN_FACE_PX,
+        faces.MIN_FACE_FRACTION,
+    )
     h.update(json.dumps(settings).encode())
     for p in files:
         h.update(f"{p.name}\0{p.stat().st_size}\n".encode())
@@ -56,8 +62,12 @@ def write_mask_cache(data_dir: Path, cache_dir: Path, progress=None) -> Path:
     out = cache_path(data_dir, cache_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, names=np.array(names), sizes=np.array(sizes, dtype=np.int32).reshape(-1, 2),
-                        boxes=np.array(boxes, dtype=np.int32).reshape(-1, 4))
+    np.savez_compressed(
+        tmp,
+        names=np.array(names),
+        sizes=np.array(sizes, dtype=np.int32).reshape(-1, 2),
+        boxes=np.array(boxes, dtype=np.int32).reshape(-1, 4),
+    )
     tmp.replace(out)
     return out
 
@@ -70,7 +80,9 @@ def load_boxes(data_dir: Path, cache_dir: Path) -> dict[str, faces.Box | None]:
     """
     path = cache_path(data_dir, cache_dir)
     if not path.exists():
-        raise FileNotFoundError(f"no face cache {path}; run: python -m tools.make_masks {data_dir} -o {cache_dir}")
+        raise FileNotFoundError(
+            f"no face cache {path}; run: python -m tools.make_masks {data_dir} -o {cache_dir}"
+        )
     with np.load(path) as npz:
         return {
             str(n): None if b[2] < 0 else faces.Box(*(int(v) for v in b))

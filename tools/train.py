@@ -117,10 +117,16 @@ class TrainConfig:
         lambdas = tuple(float(v) for v in m["lambdas"])
         architecture = m.get("architecture", "face-hyperprior")
         if architecture not in ARCHITECTURES:
-            raise SystemExit(f"error: {path}: unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
+            raise SystemExit(
+                f"error: {path}: unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}"
+            )
         return cls(
-            model=HyperpriorConfig(m["channels"], m["latent_channels"], levels=len(lambdas),
-                                   hyper_channels=m.get("hyper_channels")),
+            model=HyperpriorConfig(
+                m["channels"],
+                m["latent_channels"],
+                levels=len(lambdas),
+                hyper_channels=m.get("hyper_channels"),
+            ),
             lambdas=lambdas,
             phases=tuple(Phase(**p) for p in t["phases"]),
             seed=t["seed"],
@@ -177,8 +183,14 @@ def pixel_weights(folder: Path, masks: Path, face: float, background: float) -> 
     return background + (face - background) * torch.stack(rows)
 
 
-def rd_loss(model: FaceHyperprior, x: torch.Tensor, level: torch.Tensor, lambdas: torch.Tensor,
-            rate_weight: float = 1.0, weights: torch.Tensor | None = None):
+def rd_loss(
+    model: FaceHyperprior,
+    x: torch.Tensor,
+    level: torch.Tensor,
+    lambdas: torch.Tensor,
+    rate_weight: float = 1.0,
+    weights: torch.Tensor | None = None,
+):
     """Per-image (lambda * 255^2 * MSE + w * bpp) / sqrt(lambda), averaged; also returns bpp and MSE.
 
     With per-pixel ``weights`` [B, H, W] the MSE is the weighted mean (face masking).
@@ -204,8 +216,10 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
     have = state[GAIN_KEYS[0]].shape[0]
     if positions is None:
         if have != levels:
-            raise SystemExit(f"error: {path} has {have} levels, the config {levels}: "
-                             f"pass --init-levels with {levels} positions")
+            raise SystemExit(
+                f"error: {path} has {have} levels, the config {levels}: "
+                f"pass --init-levels with {levels} positions"
+            )
         return state
     if len(positions) != levels:
         raise SystemExit(f"error: --init-levels has {len(positions)} positions, the config {levels} levels")
@@ -275,16 +289,31 @@ def widen_state(state: dict, model: FaceHyperprior) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", type=Path, help="TOML config (see tools/configs/)")
-    p.add_argument("--data", type=Path, required=True, action="append",
-                   help="folder of training images (one size per folder); repeat for several sources")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        action="append",
+        help="folder of training images (one size per folder); repeat for several sources",
+    )
     p.add_argument("--run", type=Path, required=True, help="run folder: checkpoint.pt, log.jsonl")
     p.add_argument("--init", type=Path, help="warm-start model weights from this weights file")
-    p.add_argument("--init-levels", type=lambda v: [float(x) for x in v.split(",")], metavar="POSITIONS",
-                   help="with --init: comma-separated positions on the init weights' level axis that "
-                        "become this config's levels (fractions interpolate, outside extrapolates)")
-    p.add_argument("--masks", type=Path, help="face masks for masked training: a tools/make_masks.py cache "
-                   "folder or a folder of mask images (needed when face_weight != background_weight)")
-    p.add_argument("--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long")
+    p.add_argument(
+        "--init-levels",
+        type=lambda v: [float(x) for x in v.split(",")],
+        metavar="POSITIONS",
+        help="with --init: comma-separated positions on the init weights' level axis that "
+        "become this config's levels (fractions interpolate, outside extrapolates)",
+    )
+    p.add_argument(
+        "--masks",
+        type=Path,
+        help="face masks for masked training: a tools/make_masks.py cache "
+        "folder or a folder of mask images (needed when face_weight != background_weight)",
+    )
+    p.add_argument(
+        "--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="where decoded images are cached")
@@ -320,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.init:
         if cfg.architecture != "face-hyperprior":
             raise SystemExit("error: --init warm-starts face-hyperprior models only")
-        model.load_state_dict(widen_state(warm_start_weights(args.init, args.init_levels, cfg.model.levels), model))
+        model.load_state_dict(
+            widen_state(warm_start_weights(args.init, args.init_levels, cfg.model.levels), model)
+        )
         print(f"warm start from {args.init}", file=sys.stderr)
 
     sources = [load_images(folder, args.cache_dir) for folder in args.data]
@@ -331,13 +362,17 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("error: face masking trains on one --data folder at its native size")
         weights = pixel_weights(args.data[0], args.masks, cfg.face_weight, cfg.background_weight)
         if weights.shape != sources[0].shape[:3]:
-            raise SystemExit(f"error: masks {tuple(weights.shape)} do not match the images {tuple(sources[0].shape[:3])}")
+            raise SystemExit(
+                f"error: masks {tuple(weights.shape)} do not match the images {tuple(sources[0].shape[:3])}"
+            )
         buckets = [Bucket(0, sources[0], weights)]
     else:
         buckets = build_buckets(sources, cfg.scales, min(p.crop for p in cfg.phases))
     if cfg.source_weights and len(cfg.source_weights) != len(sources):
-        raise SystemExit(f"error: [data] source_weights has {len(cfg.source_weights)} entries "
-                         f"for {len(sources)} --data folders")
+        raise SystemExit(
+            f"error: [data] source_weights has {len(cfg.source_weights)} entries "
+            f"for {len(sources)} --data folders"
+        )
     source_weights = torch.tensor(cfg.source_weights or [float(len(s)) for s in sources])
     lambdas = torch.tensor(cfg.lambdas, device=device)
     model.train()
@@ -356,9 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     guard = StopGuard(args.max_minutes)
     last_ckpt = time.monotonic()
     window: list[tuple[float, float]] = []
-    with open(args.run / "log.jsonl", "a") as log, tqdm(
-        total=cfg.total_steps, initial=step, desc="train", dynamic_ncols=True
-    ) as bar:
+    with (
+        open(args.run / "log.jsonl", "a") as log,
+        tqdm(total=cfg.total_steps, initial=step, desc="train", dynamic_ncols=True) as bar,
+    ):
         while step < cfg.total_steps:
             phase = cfg.phase_at(step)
             for group in optimizer.param_groups:
@@ -386,9 +422,16 @@ def main(argv: list[str] | None = None) -> int:
                 psnr = float(np.mean([10 * math.log10(1 / max(m, 1e-10)) for _, m in window]))
                 window.clear()
                 bar.set_postfix(bpp=f"{mean_bpp:.3f}", psnr=f"{psnr:.2f}", loss=f"{loss.item():.3f}")
-                record = {"step": step, "crop": phase.crop, "lr": phase.lr, "loss": loss.item(),
-                          "bpp": mean_bpp, "psnr": psnr, "aux": aux.item(),
-                          "minutes": guard.minutes()}
+                record = {
+                    "step": step,
+                    "crop": phase.crop,
+                    "lr": phase.lr,
+                    "loss": loss.item(),
+                    "bpp": mean_bpp,
+                    "psnr": psnr,
+                    "aux": aux.item(),
+                    "minutes": guard.minutes(),
+                }
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             now = time.monotonic()

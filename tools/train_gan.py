@@ -138,9 +138,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("config", type=Path, help="TOML config (see tools/configs/gan.toml)")
     p.add_argument("--data", type=Path, help="folder of 128x128 training faces (required to train)")
     p.add_argument("--run", type=Path, required=True, help="run folder: checkpoint.pt, log.jsonl")
-    p.add_argument("--export", type=Path, metavar="OUT", help="write the decoder weights of the run to OUT and exit")
+    p.add_argument(
+        "--export", type=Path, metavar="OUT", help="write the decoder weights of the run to OUT and exit"
+    )
     p.add_argument("--model-id", default="face-hyperprior-v2-gan", help="stable id written by --export")
-    p.add_argument("--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long")
+    p.add_argument(
+        "--max-minutes", type=float, default=math.inf, help="stop (with a checkpoint) after this long"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="where decoded images are cached")
@@ -166,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(payload["config"], payload["state_dict"]).to(device)
     model.requires_grad_(False)
     if max(cfg.levels) >= model.levels:
-        raise SystemExit(f"error: the base model has levels 0..{model.levels - 1}, config asks for {cfg.levels}")
+        raise SystemExit(
+            f"error: the base model has levels 0..{model.levels - 1}, config asks for {cfg.levels}"
+        )
     generator = copy.deepcopy(model.synthesis).requires_grad_(True).train()
     disc = Discriminator(model.config.latent_channels, cfg.condition_channels).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999))
@@ -188,16 +194,24 @@ def main(argv: list[str] | None = None) -> int:
     levels = torch.tensor(cfg.levels)
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_path, generator=generator.state_dict(), discriminator=disc.state_dict(),
-                        opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), rng=gen.get_state(),
-                        step=step, config=str(args.config))
+        save_checkpoint(
+            ckpt_path,
+            generator=generator.state_dict(),
+            discriminator=disc.state_dict(),
+            opt_g=opt_g.state_dict(),
+            opt_d=opt_d.state_dict(),
+            rng=gen.get_state(),
+            step=step,
+            config=str(args.config),
+        )
 
     guard = StopGuard(args.max_minutes)
     last_ckpt = time.monotonic()
     sums: dict[str, float] = {}
-    with open(args.run / "log.jsonl", "a") as log, tqdm(
-        total=cfg.steps, initial=step, desc="gan", dynamic_ncols=True
-    ) as bar:
+    with (
+        open(args.run / "log.jsonl", "a") as log,
+        tqdm(total=cfg.steps, initial=step, desc="gan", dynamic_ncols=True) as bar,
+    ):
         while step < cfg.steps:
             x = sample_batch(buckets, one_source, cfg.batch_size, images.shape[1], gen).to(device)
             level = levels[torch.randint(0, len(levels), (cfg.batch_size,), generator=gen)].to(device)
@@ -220,16 +234,23 @@ def main(argv: list[str] | None = None) -> int:
             step += 1
             bar.update(1)
 
-            stats = {"d_loss": d_loss.item(), "g_adv": g["adv"].item(), "mse": g["mse"].item(),
-                     "d_real": torch.sigmoid(real_logits).mean().item(),
-                     "d_fake": torch.sigmoid(fake_logits).mean().item(), "d_stepped": float(d_stepped)}
+            stats = {
+                "d_loss": d_loss.item(),
+                "g_adv": g["adv"].item(),
+                "mse": g["mse"].item(),
+                "d_real": torch.sigmoid(real_logits).mean().item(),
+                "d_fake": torch.sigmoid(fake_logits).mean().item(),
+                "d_stepped": float(d_stepped),
+            }
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             if step % cfg.log_every == 0:
                 record = {k: v / cfg.log_every for k, v in sums.items()}
                 record["psnr"] = 10 * math.log10(255.0**2 / max(record.pop("mse"), 1e-10))
                 sums.clear()
-                bar.set_postfix(d=f"{record['d_loss']:.2f}", g=f"{record['g_adv']:.2f}", psnr=f"{record['psnr']:.2f}")
+                bar.set_postfix(
+                    d=f"{record['d_loss']:.2f}", g=f"{record['g_adv']:.2f}", psnr=f"{record['psnr']:.2f}"
+                )
                 record.update(step=step, minutes=guard.minutes())
                 log.write(json.dumps(record) + "\n")
                 log.flush()

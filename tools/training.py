@@ -100,8 +100,9 @@ def build_buckets(sources: list[torch.Tensor], scales: tuple[int, ...], min_size
     return buckets
 
 
-def sample_batch(buckets: list[Bucket], source_weights: torch.Tensor, batch_size: int, crop: int,
-                 gen: torch.Generator):
+def sample_batch(
+    buckets: list[Bucket], source_weights: torch.Tensor, batch_size: int, crop: int, gen: torch.Generator
+):
     """Random crops with random horizontal flips -> float [B, 3, crop, crop] in [0, 1].
 
     Each image picks a source folder (by ``source_weights``), then one of its sizes that

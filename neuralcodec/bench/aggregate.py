@@ -205,7 +205,9 @@ def _bd_rates(rd: RdCurves) -> BdRateTable:
     anchors = [a for a in ANCHORS if a in rd]
     return {
         metric: {
-            test: {anchor: bd_rate(_curve(rd[anchor], metric), _curve(rd[test], metric)) for anchor in anchors}
+            test: {
+                anchor: bd_rate(_curve(rd[anchor], metric), _curve(rd[test], metric)) for anchor in anchors
+            }
             for test in rd
         }
         for metric in BD_METRICS

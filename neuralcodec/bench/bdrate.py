@@ -39,9 +39,7 @@ class RdCurve:
     distortions: tuple[float, ...]
 
     @classmethod
-    def of(
-        cls, qualities: Sequence[int], rates: Sequence[float], distortions: Sequence[float]
-    ) -> "RdCurve":
+    def of(cls, qualities: Sequence[int], rates: Sequence[float], distortions: Sequence[float]) -> "RdCurve":
         if not len(qualities) == len(rates) == len(distortions):
             raise ValueError("qualities, rates and distortions differ in length")
         return cls(tuple(qualities), tuple(map(float, rates)), tuple(map(float, distortions)))
@@ -97,9 +95,7 @@ def bd_rate(anchor: RdCurve, test: RdCurve, unit: str = "dB") -> BdRate:
     anchor_kept, anchor_dropped = monotone_points(anchor)
     test_kept, test_dropped = monotone_points(test)
 
-    def undefined(
-        reason: str, overlap: float | None = None, anchor_coverage: float | None = None
-    ) -> BdRate:
+    def undefined(reason: str, overlap: float | None = None, anchor_coverage: float | None = None) -> BdRate:
         return BdRate(None, reason, overlap, anchor_coverage, anchor_dropped, test_dropped)
 
     for role, kept in (("anchor", anchor_kept), ("test", test_kept)):

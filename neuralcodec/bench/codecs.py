@@ -165,9 +165,7 @@ class NeuralCodec:
         except ImportError as exc:
             raise CodecUnavailable(f"neuralcodec cannot be imported: {exc}") from exc
         missing = [
-            fn
-            for fn in ("compress", "decompress", "available_qualities")
-            if not hasattr(neuralcodec, fn)
+            fn for fn in ("compress", "decompress", "available_qualities") if not hasattr(neuralcodec, fn)
         ]
         if missing:
             raise CodecUnavailable(f"neuralcodec has no {', '.join(missing)} yet")
@@ -316,9 +314,7 @@ _REGISTRY: dict[str, Registration] = {
     "heic": Registration(lambda config: _heic(), required=True),
     "jxl": Registration(lambda config: _jxl(), required=True),
     "nfc": Registration(lambda config: NeuralCodec(), required=True),
-    "nfc-gan": Registration(
-        lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"), required=False
-    ),
+    "nfc-gan": Registration(lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"), required=False),
     "compressai-peer": Registration(_peer, required=False),
 }
 
@@ -343,9 +339,7 @@ def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
     try:
         entry = _REGISTRY[name]
     except KeyError:
-        raise UnknownCodec(
-            f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}"
-        ) from None
+        raise UnknownCodec(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}") from None
     try:
         return entry.build(config)
     except CodecUnavailable as exc:

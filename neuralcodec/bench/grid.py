@@ -121,8 +121,11 @@ def make_grid(
         rows.append((path, original, target, matched_row(original, codecs, target)))
 
     fig, axes = plt.subplots(
-        len(rows), 1 + len(codecs), figsize=(2.3 * (1 + len(codecs)), 2.9 * len(rows)),
-        dpi=100, squeeze=False,
+        len(rows),
+        1 + len(codecs),
+        figsize=(2.3 * (1 + len(codecs)), 2.9 * len(rows)),
+        dpi=100,
+        squeeze=False,
     )
     for axis_row, (path, original, target, row) in zip(axes, rows, strict=True):
         panels = [(f"original\n{path.name}", original)] + [

@@ -18,7 +18,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-PLOTS = {"psnr": ("PSNR (dB)", "rd_psnr.png"), "ms_ssim_db": ("MS-SSIM (dB, -10 log10(1 - MS-SSIM))", "rd_ms_ssim.png")}
+PLOTS = {
+    "psnr": ("PSNR (dB)", "rd_psnr.png"),
+    "ms_ssim_db": ("MS-SSIM (dB, -10 log10(1 - MS-SSIM))", "rd_ms_ssim.png"),
+}
 
 
 def plot(results: dict, metric: str, out: Path, max_bpp: float) -> None:
@@ -50,7 +53,9 @@ def write_plots(results: dict, out_dir: Path, max_bpp: float = 1.5) -> list[Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results_dir", type=Path, help="folder holding results.json from `python -m neuralcodec.bench.rd`")
+    p.add_argument(
+        "results_dir", type=Path, help="folder holding results.json from `python -m neuralcodec.bench.rd`"
+    )
     p.add_argument("--max-bpp", type=float, default=1.5, help="right edge of the plots (default 1.5)")
     args = p.parse_args(argv)
     path = args.results_dir / "results.json"

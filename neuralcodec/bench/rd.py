@@ -196,9 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated codecs, out of {', '.join(codec_names())} "
         f"(default: %(default)s); optional codecs that cannot run here are skipped and reported",
     )
-    parser.add_argument(
-        "-o", "--output", required=True, type=Path, metavar="OUT", help="output folder"
-    )
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT", help="output folder")
     parser.add_argument(
         "--limit",
         type=_positive_int,

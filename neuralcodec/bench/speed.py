@@ -123,9 +123,7 @@ def run(
     if torch.cuda.is_available():
         codecs.append(compressai_reference("cuda"))
     images = [load_rgb(p) for p in sorted(image_paths)[:batch]]
-    timings = {
-        c.name: time_codec(c, images, repeats, warmup, getattr(c, "device", "cpu")) for c in codecs
-    }
+    timings = {c.name: time_codec(c, images, repeats, warmup, getattr(c, "device", "cpu")) for c in codecs}
     results = {
         "provenance": provenance(command, dataset(image_paths, batch)),
         "method": {
@@ -154,10 +152,12 @@ def render(speed: dict, level: int = 2) -> str:
     lines = [
         f"{h} Speed",
         "",
-        (f"Per image: {method['per_image']}; batch: {method['batch']}; torch threads: "
-        f"{method['torch_threads']}; quality: {method['quality']}. GPU: {method['gpu']}. "
-        "`compressai-msh` is CompressAI's MeanScaleHyperprior(64, 128), untrained "
-        "(speed does not depend on training)."),
+        (
+            f"Per image: {method['per_image']}; batch: {method['batch']}; torch threads: "
+            f"{method['torch_threads']}; quality: {method['quality']}. GPU: {method['gpu']}. "
+            "`compressai-msh` is CompressAI's MeanScaleHyperprior(64, 128), untrained "
+            "(speed does not depend on training)."
+        ),
         "",
     ]
     lines += markdown_table(

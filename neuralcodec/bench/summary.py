@@ -127,8 +127,13 @@ def _ends_of_curves(results: BenchResults, h2: str) -> list[str]:
     header = ["codec", "quality", "mean bytes", "bpp", "PSNR dB", "MS-SSIM"]
     lines = [f"{h2} Smallest file each codec can produce", ""]
     lines += markdown_table(header, (row(n, p) for n, p in results.analysis.smallest_file.items()))
-    lines += ["", f"{h2} Best PSNR each codec reaches", "",
-              "Where a curve stops, so do its BD-rates and fixed-bpp values.", ""]
+    lines += [
+        "",
+        f"{h2} Best PSNR each codec reaches",
+        "",
+        "Where a curve stops, so do its BD-rates and fixed-bpp values.",
+        "",
+    ]
     lines += markdown_table(header, (row(n, p) for n, p in results.analysis.best_psnr.items()))
     lines.append("")
     return lines

@@ -80,12 +80,20 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
     roi_levels = None if args.roi_boost is None else (args.roi_boost, None)  # level offsets
-    data = neuralcodec.compress(_read_input(args.input), quality=quality, model=args.model, roi=roi,
-                                roi_levels=roi_levels, target_bytes=args.size)
+    data = neuralcodec.compress(
+        _read_input(args.input),
+        quality=quality,
+        model=args.model,
+        roi=roi,
+        roi_levels=roi_levels,
+        target_bytes=args.size,
+    )
     _write_output(out, data, args.input)
     if out != STDIO and not args.quiet:
         info = neuralcodec.inspect(data)
-        print(f"{out}: {info.width}x{info.height}, {info.file_bytes} bytes, {info.bpp:.3f} bpp", file=sys.stderr)
+        print(
+            f"{out}: {info.width}x{info.height}, {info.file_bytes} bytes, {info.bpp:.3f} bpp", file=sys.stderr
+        )
     return 0
 
 
@@ -104,8 +112,16 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     info = neuralcodec.inspect(_read_input(args.input))
     if args.json:
-        print(json.dumps({**asdict(info), "header_bytes": info.header_bytes, "bpp": info.bpp,
-                          "roi_pixels": info.roi_pixels}))
+        print(
+            json.dumps(
+                {
+                    **asdict(info),
+                    "header_bytes": info.header_bytes,
+                    "bpp": info.bpp,
+                    "roi_pixels": info.roi_pixels,
+                }
+            )
+        )
         return 0
     print(f"model:    {info.model_id} ({info.model_alias}, {info.decoder} decoder)")
     print(f"quality:  {info.quality}")
@@ -115,8 +131,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info.roi_cells is not None:
         x, y, w, h = info.roi_pixels
         inside, outside = info.roi_inside_level_offset, info.roi_outside_level_offset
-        print(f"roi:      {x},{y},{w},{h} px ({info.roi_cells[2]}x{info.roi_cells[3]} latent cells at "
-              f"{info.roi_cells[0]},{info.roi_cells[1]}), levels {inside:+g} inside, {outside:+g} outside")
+        print(
+            f"roi:      {x},{y},{w},{h} px ({info.roi_cells[2]}x{info.roi_cells[3]} latent cells at "
+            f"{info.roi_cells[0]},{info.roi_cells[1]}), levels {inside:+g} inside, {outside:+g} outside"
+        )
     return 0
 
 
@@ -186,39 +204,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    enc = sub.add_parser("encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc.")
+    enc = sub.add_parser(
+        "encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc."
+    )
     enc.add_argument("input", help="image file, or - for standard input")
-    enc.add_argument("-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)")
+    enc.add_argument(
+        "-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)"
+    )
     rate = enc.add_mutually_exclusive_group()
-    rate.add_argument("-q", "--quality", type=int, default=None,
-                     help=f"quality level, 1 = smallest file, higher = better ({default.alias}: "
-                          f"{default.range_text}; default: {DEFAULT_QUALITY}, or the model's highest below that"
-                          + (f": {', '.join(fewer)}" if fewer else "") + "; the levels are listed in docs/models.md)")
-    rate.add_argument("--size", type=_positive_int, metavar="BYTES",
-                      help="instead of --quality: the best quality whose file is at most BYTES long "
-                           "(the whole .nfc file); exit 2 with the smallest possible size if none fits")
-    enc.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                     help=f"model alias or id: {_models_help()}")
-    enc.add_argument("--roi", metavar="auto|X,Y,W,H",
-                     help="spend more bits inside a region and fewer outside, at about the same file size: "
-                          "'auto' detects the face (none found: a warning, coded without ROI), or a pixel rectangle")
-    enc.add_argument("--roi-boost", type=float, metavar="LEVELS",
-                     help="quality levels added inside the ROI, a multiple of 0.25 (default: 2); "
-                          "the outside level is chosen to keep the file size")
+    rate.add_argument(
+        "-q",
+        "--quality",
+        type=int,
+        default=None,
+        help=f"quality level, 1 = smallest file, higher = better ({default.alias}: "
+        f"{default.range_text}; default: {DEFAULT_QUALITY}, or the model's highest below that"
+        + (f": {', '.join(fewer)}" if fewer else "")
+        + "; the levels are listed in docs/models.md)",
+    )
+    rate.add_argument(
+        "--size",
+        type=_positive_int,
+        metavar="BYTES",
+        help="instead of --quality: the best quality whose file is at most BYTES long "
+        "(the whole .nfc file); exit 2 with the smallest possible size if none fits",
+    )
+    enc.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model alias or id: {_models_help()}")
+    enc.add_argument(
+        "--roi",
+        metavar="auto|X,Y,W,H",
+        help="spend more bits inside a region and fewer outside, at about the same file size: "
+        "'auto' detects the face (none found: a warning, coded without ROI), or a pixel rectangle",
+    )
+    enc.add_argument(
+        "--roi-boost",
+        type=float,
+        metavar="LEVELS",
+        help="quality levels added inside the ROI, a multiple of 0.25 (default: 2); "
+        "the outside level is chosen to keep the file size",
+    )
     enc.add_argument("--quiet", action="store_true", help="print nothing on success")
     enc.set_defaults(func=cmd_encode)
 
     dec = sub.add_parser("decode", help=".nfc -> image", description="Decode an .nfc file to an image.")
     dec.add_argument("input", help=".nfc file, or - for standard input")
-    dec.add_argument("-o", "--output",
-                     help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)")
+    dec.add_argument(
+        "-o",
+        "--output",
+        help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)",
+    )
     realistic = [f"{s.alias}: qualities {s.range_text}" for s in MODELS if s.decoder == "realistic"]
-    dec.add_argument("--decoder", choices=DECODERS,
-                     help="override the decoder the file asks for: 'faithful' (the rate-distortion decoder, "
-                          f"best PSNR) or 'realistic' (the GAN decoder, sharper; {', '.join(realistic)})")
+    dec.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        help="override the decoder the file asks for: 'faithful' (the rate-distortion decoder, "
+        f"best PSNR) or 'realistic' (the GAN decoder, sharper; {', '.join(realistic)})",
+    )
     dec.set_defaults(func=cmd_decode)
 
-    info = sub.add_parser("info", help="show what an .nfc file holds", description="Show an .nfc file's header.")
+    info = sub.add_parser(
+        "info", help="show what an .nfc file holds", description="Show an .nfc file's header."
+    )
     info.add_argument("input", help=".nfc file, or - for standard input")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
@@ -233,26 +279,56 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("data", type=Path, metavar="DATA", help="folder of lossless images (PNG, ...)")
-    bench.add_argument("--codecs", default=BENCH_CODECS,
-                       help="comma-separated (default: %(default)s); codecs that cannot run here are "
-                       "skipped with the reason")
+    bench.add_argument(
+        "--codecs",
+        default=BENCH_CODECS,
+        help="comma-separated (default: %(default)s); codecs that cannot run here are "
+        "skipped with the reason",
+    )
     bench.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="results folder")
-    bench.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N images, sorted by name")
-    bench.add_argument("--fresh", action="store_true",
-                       help="delete OUT's earlier results first (needed after new weights)")
-    bench.add_argument("--peer-weights", type=Path, metavar="DIR",
-                       help="CompressAI ScaleHyperprior weights (*.pt, one per quality) for compressai-peer")
-    bench.add_argument("--face-mask", default="none", metavar="MODULE:FUNCTION",
-                       help="face mask provider for face-region metrics (default: none)")
-    bench.add_argument("--grid-images", type=int, default=3, metavar="N", help="rows of the visual grid (default 3)")
-    bench.add_argument("--grid-from", type=Path, metavar="DIR",
-                       help="folder of the grid's images (default: DATA); e.g. docs/example where "
-                       "DATA must not be committed, since bench/report.py copies grid.png into bench/img/")
-    bench.add_argument("--grid-bpp", type=float, default=0.25, metavar="BPP",
-                       help="target rate of the visual grid (default 0.25)")
+    bench.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="only the first N images, sorted by name"
+    )
+    bench.add_argument(
+        "--fresh", action="store_true", help="delete OUT's earlier results first (needed after new weights)"
+    )
+    bench.add_argument(
+        "--peer-weights",
+        type=Path,
+        metavar="DIR",
+        help="CompressAI ScaleHyperprior weights (*.pt, one per quality) for compressai-peer",
+    )
+    bench.add_argument(
+        "--face-mask",
+        default="none",
+        metavar="MODULE:FUNCTION",
+        help="face mask provider for face-region metrics (default: none)",
+    )
+    bench.add_argument(
+        "--grid-images", type=int, default=3, metavar="N", help="rows of the visual grid (default 3)"
+    )
+    bench.add_argument(
+        "--grid-from",
+        type=Path,
+        metavar="DIR",
+        help="folder of the grid's images (default: DATA); e.g. docs/example where "
+        "DATA must not be committed, since bench/report.py copies grid.png into bench/img/",
+    )
+    bench.add_argument(
+        "--grid-bpp",
+        type=float,
+        default=0.25,
+        metavar="BPP",
+        help="target rate of the visual grid (default 0.25)",
+    )
     bench.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
-    bench.add_argument("--speed-batch", type=_positive_int, default=16, metavar="N",
-                       help="images per batch for images/s (default 16)")
+    bench.add_argument(
+        "--speed-batch",
+        type=_positive_int,
+        default=16,
+        metavar="N",
+        help="images per batch for images/s (default 16)",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -151,9 +151,7 @@ def varint(value: int) -> bytes:
 
 def encode_lanes(symbols, indexes, cdfs, lengths, offsets) -> bytes:
     bounds = lane_bounds(len(symbols))
-    lanes = [
-        encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets) for a, b in zip(bounds, bounds[1:])
-    ]
+    lanes = [encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets) for a, b in zip(bounds, bounds[1:])]
     return b"".join(varint(len(lane)) for lane in lanes[:-1]) + b"".join(lanes)
 
 

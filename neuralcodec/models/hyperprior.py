@@ -183,7 +183,12 @@ class GainUnits(nn.Module):
         return self.log_inverse_gain[level_index].exp()[:, :, None, None]
 
 
-GAIN_KEYS = ("gains.log_gain", "gains.log_inverse_gain", "hyper_gains.log_gain", "hyper_gains.log_inverse_gain")
+GAIN_KEYS = (
+    "gains.log_gain",
+    "gains.log_inverse_gain",
+    "hyper_gains.log_gain",
+    "hyper_gains.log_inverse_gain",
+)
 
 
 def resample_log_gains(log_gains: Tensor, level_positions: list[float]) -> Tensor:
@@ -280,7 +285,9 @@ class FaceHyperprior(nn.Module):
         medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
         return medians.expand(shape)
 
-    def _region_maps(self, level_index: Tensor, region: LevelRegion, latent_hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    def _region_maps(
+        self, level_index: Tensor, region: LevelRegion, latent_hw: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         """(gain ratio to ``level_index``, float64 [1, M, h, w]; inverse gain, float32 [1, M, h, w]).
 
         The ratio is exp(log_gain(position) - log_gain[level_index]) per channel, 1 exactly where
@@ -332,7 +339,9 @@ class FaceHyperprior(nn.Module):
         return self.code_latent(self.analyse(x, level_index), region)
 
     @torch.no_grad()
-    def decompress(self, encoded: EncodedLatents, level_index: int, region: LevelRegion | None = None) -> Tensor:
+    def decompress(
+        self, encoded: EncodedLatents, level_index: int, region: LevelRegion | None = None
+    ) -> Tensor:
         """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
         lv = torch.tensor([level_index])
         h, w = encoded.hyper_hw
@@ -347,9 +356,7 @@ class FaceHyperprior(nn.Module):
             ratio, inverse_gain = self._region_maps(lv, region, tuple(mean.shape[2:]))
             mean = mean * ratio
             indexes = self.latent_entropy.build_indexes(scale * ratio)
-        y_symbols = decode_symbols(
-            encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy)
-        )
+        y_symbols = decode_symbols(encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy))
         y_hat = (torch.from_numpy(y_symbols).double() + mean).float()
         if not torch.isfinite(y_hat).all():
             raise CorruptBitstream("decoded latent is not finite")
@@ -358,7 +365,10 @@ class FaceHyperprior(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Like nn.Module's, but first resizes the CDF-table buffers to the saved sizes."""
-        for prefix, entropy in (("hyper_entropy", self.hyper_entropy), ("latent_entropy", self.latent_entropy)):
+        for prefix, entropy in (
+            ("hyper_entropy", self.hyper_entropy),
+            ("latent_entropy", self.latent_entropy),
+        ):
             for name in ("_quantized_cdf", "_offset", "_cdf_length"):
                 key = f"{prefix}.{name}"
                 if key in state_dict:
