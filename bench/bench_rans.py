@@ -72,7 +72,7 @@ def problem(request, gaussian) -> CodingProblem:
     symbols, indexes = [s for s, _ in latents], [i for _, i in latents]
     tables = tuple(t.numpy() for t in (gaussian._quantized_cdf, gaussian._cdf_length, gaussian._offset))
     streams = _C.encode_lanes_batch(symbols, indexes, *tables)
-    plain = [_C.encode_with_indexes(s, i, *tables) for s, i in zip(symbols, indexes)]
+    plain = [_C.encode_with_indexes(s, i, *tables) for s, i in zip(symbols, indexes, strict=True)]
     return CodingProblem(symbols, indexes, tables, streams, plain)
 
 
@@ -117,11 +117,14 @@ def _encode_compressai(lists):
 
 def _decode_compressai(streams, lists):
     decoder = RansDecoder()
-    return [decoder.decode_with_indexes(data, *args) for data, args in zip(streams, lists)]
+    return [decoder.decode_with_indexes(data, *args) for data, args in zip(streams, lists, strict=True)]
 
 
 def test_encode_compressai(benchmark, problem, request):
-    lists = [[a.tolist() for a in (s, i, *problem.tables)] for s, i in zip(problem.symbols, problem.indexes)]
+    lists = [
+        [a.tolist() for a in (s, i, *problem.tables)]
+        for s, i in zip(problem.symbols, problem.indexes, strict=True)
+    ]
     streams = _timed(
         benchmark, _problem_name(request), "encode", "compressai", problem.count, _encode_compressai, lists
     )
@@ -174,7 +177,7 @@ def test_decode_neuralcodec(benchmark, problem, request, threads):
         *problem.tables,
         threads,
     )
-    for got, expected in zip(decoded, problem.symbols):
+    for got, expected in zip(decoded, problem.symbols, strict=True):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -203,7 +206,8 @@ def speedup_report(request):
                     continue
                 ratio = f"{base / seconds:5.2f}x" if base else "   n/a"
                 lines.append(
-                    f"  {problem_name:6} {operation}  {coder:11} {count / seconds / 1e6:8.2f} Msymbols/s  {ratio}"
+                    f"  {problem_name:6} {operation}  {coder:11} {count / seconds / 1e6:8.2f} "
+                    f"Msymbols/s  {ratio}"
                 )
     for line in lines:
         if reporter is not None:

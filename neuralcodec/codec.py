@@ -399,7 +399,8 @@ def _checked_region(
     rows, cols = hyper_hw[0] * cells_per_hyper, hyper_hw[1] * cells_per_hyper
     if roi.left + roi.width > cols or roi.top + roi.height > rows:
         raise CorruptHeader(
-            f"ROI rectangle {roi.left},{roi.top} + {roi.width}x{roi.height} cells leaves the {cols}x{rows} latent grid"
+            f"ROI rectangle {roi.left},{roi.top} + {roi.width}x{roi.height} cells leaves the "
+            f"{cols}x{rows} latent grid"
         )
     low, high = _quarter_steps_range(net, level_index)
     inside, outside = roi.inside_quarter_steps, roi.outside_quarter_steps

@@ -19,7 +19,6 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -29,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from neuralcodec.container.spec import MAX_PIXELS
 from neuralcodec.errors import InvalidImage, InvalidOption, LimitExceeded
 
-ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike, bytes]
+ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
 
 
 def _check_size(width: int, height: int) -> None:

@@ -33,10 +33,10 @@ def test_batch_of_faces_round_trips_with_shapes():
     """64 face latents (8x8x128 each) and one Kodak-sized latent in one call each way."""
     symbols, indexes = _latents(np.random.default_rng(0), [(128, 8, 8)] * 64 + [(192, 32, 48)])
     streams = encode_symbols_batch(symbols, indexes, TABLES, threads=2)
-    assert streams == [encode_symbols(s, i, TABLES, threads=1) for s, i in zip(symbols, indexes)]
+    assert streams == [encode_symbols(s, i, TABLES, threads=1) for s, i in zip(symbols, indexes, strict=True)]
     for threads in (0, 1, 2):
         decoded = decode_symbols_batch(streams, indexes, TABLES, threads=threads)
-        for got, expected in zip(decoded, symbols):
+        for got, expected in zip(decoded, symbols, strict=True):
             assert got.shape == expected.shape and got.dtype == np.int32
             np.testing.assert_array_equal(got, expected)
 

@@ -129,7 +129,7 @@ def test_fused_matches_the_model_layers(model, real_latent, device):
     x = real_latent.to(device)
     try:
         with torch.no_grad():
-            for deconv, gdn in zip(layers[:-1:2], layers[1::2]):
+            for deconv, gdn in zip(layers[:-1:2], layers[1::2], strict=True):
                 expected = gdn(deconv(x))
                 _assert_close(deconv_igdn(x, deconv, gdn, fused=True), expected)
                 x = expected
@@ -198,7 +198,7 @@ def test_fused_op_is_identical_with_one_or_two_threads():
 
 def _bad(args, **changes):
     names = ("x", "weight", "bias", "beta", "gamma", "stride", "padding", "output_padding")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=True))
     values.update(changes)
     return [values[n] for n in names]
 

@@ -7,9 +7,10 @@ streams, fuzzing) that must only ever raise RansDecodeError / RansArgumentError.
 
 import numpy as np
 import pytest
-from neuralcodec.entropy import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from neuralcodec.entropy import reference as ref
 
 # _C is built by torch's CppExtension and links libc10/libtorch_cpu, which importing torch loads.
 torch = pytest.importorskip("torch")
@@ -466,7 +467,10 @@ def test_lanes_are_independent_plain_streams(three_lanes):
     """Each lane is encode_with_indexes of its slice, preceded by the other lanes' lengths."""
     symbols, indexes, data = three_lanes
     bounds = ref.lane_bounds(len(symbols))
-    lanes = [_C.encode_with_indexes(symbols[a:b], indexes[a:b], *TABLES) for a, b in zip(bounds, bounds[1:])]
+    lanes = [
+        _C.encode_with_indexes(symbols[a:b], indexes[a:b], *TABLES)
+        for a, b in zip(bounds, bounds[1:], strict=True)
+    ]
     assert data == ref.varint(len(lanes[0])) + ref.varint(len(lanes[1])) + b"".join(lanes)
 
 
@@ -507,12 +511,12 @@ BATCH_SIZES = (0, 5, 8 * 8 * 128, PER_LANE + 3, 1, 3 * PER_LANE)
 
 def test_batch_equals_one_by_one():
     symbols, indexes = _batch(np.random.default_rng(25), BATCH_SIZES)
-    singles = [_C.encode_lanes(s, i, *TABLES) for s, i in zip(symbols, indexes)]
+    singles = [_C.encode_lanes(s, i, *TABLES) for s, i in zip(symbols, indexes, strict=True)]
     for threads in THREAD_COUNTS:
         assert _C.encode_lanes_batch(symbols, indexes, *TABLES, threads=threads) == singles
         decoded = _C.decode_lanes_batch(singles, indexes, *TABLES, threads=threads)
         assert len(decoded) == len(symbols)
-        for got, expected in zip(decoded, symbols):
+        for got, expected in zip(decoded, symbols, strict=True):
             np.testing.assert_array_equal(got, expected)
 
 
@@ -608,7 +612,10 @@ def _zero_lanes(count):
     """The lanes of ``count`` zeros under table 0 of SPARSE: 8 bytes each below ~90k symbols."""
     bounds = ref.lane_bounds(count)
     zeros = np.zeros(count, np.int32)
-    return [_C.encode_with_indexes(zeros[a:b], zeros[a:b], *SPARSE) for a, b in zip(bounds, bounds[1:])]
+    return [
+        _C.encode_with_indexes(zeros[a:b], zeros[a:b], *SPARSE)
+        for a, b in zip(bounds, bounds[1:], strict=True)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_cpu_encoded_streams_decode_identically_on_gpu(gaussian_tables):
     streams = _C.encode_lanes_batch(symbols, indexes, cpu.cdfs, cpu.lengths, cpu.offsets)
     on_cpu = decode_symbols_batch(streams, indexes, cpu)
     on_gpu = decode_symbols_batch_cuda(streams, [torch.from_numpy(i).cuda() for i in indexes], gpu)
-    for expected, got_cpu, got_gpu in zip(symbols, on_cpu, on_gpu):
+    for expected, got_cpu, got_gpu in zip(symbols, on_cpu, on_gpu, strict=True):
         assert got_gpu.is_cuda and got_gpu.dtype == torch.int32
         np.testing.assert_array_equal(got_cpu, expected)
         np.testing.assert_array_equal(got_gpu.cpu().numpy(), expected)

@@ -133,14 +133,16 @@ def render(results: dict) -> str:
         + (" (uncommitted changes)" if prov["git"]["dirty"] else "")
         + f", {prov['device']['cpu']}, {prov['device']['cpu_count']} cores.",
         "",
-        "| quality | bpp | PSNR faithful | PSNR realistic | Δ dB | MS-SSIM f | MS-SSIM r | VIF f | VIF r | sharpness f | sharpness r |",
+        "| quality | bpp | PSNR faithful | PSNR realistic | Δ dB | MS-SSIM f | MS-SSIM r | VIF f | VIF "
+        "r | sharpness f | sharpness r |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     by = {(r["quality"], r["decoder"]): r for r in results["means"]}
     for quality in results["qualities"]:
         f, r = by[(quality, "faithful")], by[(quality, "realistic")]
         lines.append(
-            f"| {quality} | {f['bpp']:.3f} | {f['psnr']:.2f} | {r['psnr']:.2f} | {r['psnr'] - f['psnr']:+.2f} | "
+            f"| {quality} | {f['bpp']:.3f} | {f['psnr']:.2f} | {r['psnr']:.2f} | "
+            f"{r['psnr'] - f['psnr']:+.2f} | "
             f"{f['ms_ssim']:.4f} | {r['ms_ssim']:.4f} | {f['vif']:.3f} | {r['vif']:.3f} | "
             f"{f['hf_ratio']:.2f} | {r['hf_ratio']:.2f} |"
         )
@@ -160,7 +162,8 @@ def render(results: dict) -> str:
         ]
         for b in results["balance"]:
             lines.append(
-                f"| {b['first_step']}–{b['last_step']} | {b['d_loss']:.3f} | {b['g_adv']:.3f} | {b['d_real']:.3f} | "
+                f"| {b['first_step']}–{b['last_step']} | {b['d_loss']:.3f} | {b['g_adv']:.3f} | "
+                f"{b['d_real']:.3f} | "
                 f"{b['d_fake']:.3f} | {b['d_stepped']:.0%} | {b['psnr']:.2f} |"
             )
         lines.append("")

@@ -113,16 +113,20 @@ def render_summary(results: dict, faces_line: str) -> str:
             "```",
             "",
             (
-                f"- Machine: {device['cpu']}, {device['cpu_count']} CPU cores, {device['torch_threads']} torch "
+                f"- Machine: {device['cpu']}, {device['cpu_count']} CPU cores, "
+                f"{device['torch_threads']} torch "
                 f"thread(s); GPU: {device['cuda'] or 'none'}"
             ),
             f"- Code: git `{prov['git']['sha']}`"
             + (" (uncommitted changes)" if prov["git"]["dirty"] else "")
             + f", model cvae, weights sha256 `{prov['weights_sha256']}`; run {prov['timestamp']}",
-            f"- Data: {data['n_images']} images from `{data['root']}`, dataset sha256 `{data['sha256']}`; {faces_line}",
+            f"- Data: {data['n_images']} images from `{data['root']}`, dataset sha256 "
+            f"`{data['sha256']}`; {faces_line}",
             (
-                "- Face = the elliptical Haar face mask (PSNR in dB); face MS-SSIM over the ellipse's bounding box; "
-                "background = pixels outside the ellipse; means of per-image values; bytes are whole .nfc files. "
+                "- Face = the elliptical Haar face mask (PSNR in dB); face MS-SSIM over the ellipse's "
+                "bounding box; "
+                "background = pixels outside the ellipse; means of per-image values; bytes are "
+                "whole .nfc files. "
                 "The ROI files are rate-matched to the plain file of the same quality (`vs plain`)."
             ),
             "",
@@ -157,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import neuralcodec
+    from neuralcodec import codec, faces
     from neuralcodec.bench.dataset import dataset
     from neuralcodec.bench.provenance import provenance
-    from neuralcodec import codec, faces
     from neuralcodec.imaging import image_files
     from neuralcodec.models.registry import weights_sha256
     from tools import mask_cache

@@ -32,11 +32,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from neuralcodec import imaging
 from neuralcodec.bench import metrics
 from neuralcodec.bench.bdrate import RdCurve, bd_rate, quality_at_rate
 from neuralcodec.bench.dataset import dataset, load_rgb
 from neuralcodec.bench.provenance import provenance
-from neuralcodec import imaging
 from neuralcodec.container import NfcFile, pack
 from neuralcodec.models.hyperprior import FaceHyperprior
 from neuralcodec.transforms.networks import STRIDE
@@ -121,7 +121,8 @@ def measure(run: Run, images, masks: dict) -> list[dict]:
 
 
 def curves(rows: list[dict]) -> dict[str, list[dict]]:
-    """Mean bpp and metrics per run and level (images without a face count for the whole-image metrics only)."""
+    """Mean bpp and metrics per run and level (images without a face count for the whole-image
+    metrics only)."""
     out: dict[str, list[dict]] = {}
     for run in dict.fromkeys(r["run"] for r in rows):
         points = []
@@ -140,7 +141,7 @@ def compare(points: dict[str, list[dict]], test: str, anchor: str) -> dict:
     result = {"test": test, "anchor": anchor, "bd_rate": {}, "delta_at_bpp": {}}
     for key in METRICS:
 
-        def curve(run: str) -> RdCurve:
+        def curve(run: str, key: str = key) -> RdCurve:
             pts = [p for p in points[run] if p[key] is not None]
             return RdCurve.of([p["level"] for p in pts], [p["bpp"] for p in pts], [p[key] for p in pts])
 
@@ -179,8 +180,10 @@ def render(results: dict) -> str:
     lines = [
         "## Training studies at equal compute (architecture, face-masked loss, rate warm-up)",
         "",
-        f"Small from-scratch runs that differ in one thing each from the baseline, all with the same "
-        f"steps, batches, crops and lambdas (tools/configs/study/), evaluated on {results['images']} images of "
+        "Small from-scratch runs that differ in one thing each from the baseline, all with the same "
+        ""
+        "steps, batches, crops and lambdas (tools/configs/study/), evaluated on "
+        f"{results['images']} images of "
         f"`{results['data']}` with real entropy coding; bytes are whole .nfc files for every run. "
         "These runs are far shorter than the shipped model's training, so the absolute numbers are "
         "lower than the shipped model's: read the differences.",
@@ -207,7 +210,8 @@ def render(results: dict) -> str:
     for name, points in results["curves"].items():
         for p in points:
             lines.append(
-                f"| {name} | {p['level']} | {p['bpp']:.3f} | {_fmt(p['psnr'], '.2f')} | {_fmt(p['ms_ssim_db'], '.2f')} | "
+                f"| {name} | {p['level']} | {p['bpp']:.3f} | {_fmt(p['psnr'], '.2f')} | "
+                f"{_fmt(p['ms_ssim_db'], '.2f')} | "
                 f"{_fmt(p['face_psnr'], '.2f')} | {_fmt(p['face_ms_ssim_db'], '.2f')} |"
             )
     header = " | ".join(METRICS.values())

@@ -12,15 +12,17 @@ axis (0 = the first trained lambda): fractional positions interpolate the log-ga
 nearest trained levels, positions outside the trained range extrapolate from the end pair.
 By default the shipped levels are the trained ones.
 
-``--half`` stores the parameters (not the buffers, e.g. the scale table) as float16 (half the file; the shipped set
-must stay small). The model is rounded to float16 *before* the CDF tables are computed, and
-loading casts back to float32 exactly, so encoder and decoder see the same values.
+``--half`` stores the parameters (not the buffers, e.g. the scale table) as float16 (half
+the file; the shipped set must stay small). The model is rounded to float16 *before* the
+CDF tables are computed, and loading casts back to float32 exactly, so encoder and decoder
+see the same values.
 
 A ``bmshj2018-hyperprior`` run (the benchmark's learned peer, see tools/train.py) exports to a
 folder instead, one CompressAI ``ScaleHyperprior`` state dict per lambda, lowest rate first,
 which is what ``nfc bench --peer-weights DIR`` reads:
 
-    python -m tools.export runs/peer/checkpoint.pt tools/configs/peer.toml -o runs/peer-weights --model-id peer
+    python -m tools.export runs/peer/checkpoint.pt tools/configs/peer.toml -o runs/peer-weights \
+        --model-id peer
 """
 
 from __future__ import annotations

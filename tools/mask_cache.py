@@ -86,7 +86,7 @@ def load_boxes(data_dir: Path, cache_dir: Path) -> dict[str, faces.Box | None]:
     with np.load(path) as npz:
         return {
             str(n): None if b[2] < 0 else faces.Box(*(int(v) for v in b))
-            for n, b in zip(npz["names"], npz["boxes"])
+            for n, b in zip(npz["names"], npz["boxes"], strict=True)
         }
 
 

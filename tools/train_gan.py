@@ -82,7 +82,7 @@ class Discriminator(nn.Module):
         )
         chans = [3 + condition_channels, width, width * 2, width * 4, width * 4]
         layers: list[nn.Module] = []
-        for cin, cout in zip(chans[:-1], chans[1:]):
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
             layers += [sn(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
         layers.append(sn(nn.Conv2d(chans[-1], 1, 3, padding=1)))
         self.body = nn.Sequential(*layers)

@@ -127,7 +127,7 @@ def make_grid(
         dpi=100,
         squeeze=False,
     )
-    for axis_row, (path, original, target, row) in zip(axes, rows, strict=True):
+    for axis_row, (path, original, _target, row) in zip(axes, rows, strict=True):
         panels = [(f"original\n{path.name}", original)] + [
             (f"{t.codec} q{t.quality}\n{t.n_bytes} B, {t.psnr:.2f} dB", img) for t, img in row
         ]

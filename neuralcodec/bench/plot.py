@@ -30,7 +30,7 @@ def plot(results: dict, metric: str, out: Path, max_bpp: float) -> None:
     for codec, points in results["rd"].items():
         pts = sorted((p["bpp"], p[metric]) for p in points if p["bpp"] <= max_bpp and p[metric] is not None)
         if pts:
-            ax.plot(*zip(*pts), marker="o", markersize=3, linewidth=1.5, label=codec)
+            ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, linewidth=1.5, label=codec)
     data = results["provenance"]["dataset"]
     ax.set_xlabel("bits per pixel (whole file)")
     ax.set_ylabel(label)

@@ -10,7 +10,8 @@
 Every step reads the same images (the first `limit`, sorted by name) and the same codec
 options, except the grid where `grid_from` names another folder: grid.png is copied into the
 committed bench/img/, so a data set that must not be committed (the CelebA test faces) gets
-its grid from images that may be (docs/example). Each step can also be run alone: `python -m neuralcodec.bench.rd`, `python -m neuralcodec.bench.plot OUT`,
+its grid from images that may be (docs/example). Each step can also be run alone:
+`python -m neuralcodec.bench.rd`, `python -m neuralcodec.bench.plot OUT`,
 `python -m neuralcodec.bench.grid`, `python -m neuralcodec.bench.report`.
 """
 

@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument(
         "-o",
         "--output",
-        help="output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)",
+        help=(
+            "output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)"
+        ),
     )
     realistic = [f"{s.alias}: qualities {s.range_text}" for s in MODELS if s.decoder == "realistic"]
     dec.add_argument(

@@ -100,7 +100,7 @@ def decode_symbols_batch(
         )
     except (ext.RansDecodeError, ext.RansArgumentError) as exc:
         raise CorruptBitstream(f"entropy-coded stream is corrupt: {exc}") from None
-    return [v.reshape(np.shape(i)) for v, i in zip(values, indexes)]
+    return [v.reshape(np.shape(i)) for v, i in zip(values, indexes, strict=True)]
 
 
 def decode_symbols_batch_cuda(streams: Sequence[bytes], indexes: Sequence, tables) -> list:
@@ -126,4 +126,7 @@ def decode_symbols_batch_cuda(streams: Sequence[bytes], indexes: Sequence, table
         values = ext.decode_lanes_batch_cuda(data, stream_ends, flat, symbol_ends, cdfs, lengths, offsets)
     except (ext.RansDecodeError, ext.RansArgumentError) as exc:
         raise CorruptBitstream(f"entropy-coded stream is corrupt: {exc}") from None
-    return [v.reshape(i.shape) for v, i in zip(torch.split(values, [i.numel() for i in indexes]), indexes)]
+    return [
+        v.reshape(i.shape)
+        for v, i in zip(torch.split(values, [i.numel() for i in indexes]), indexes, strict=True)
+    ]

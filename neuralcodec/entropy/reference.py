@@ -64,7 +64,7 @@ def _cdf(cdfs, lengths, t) -> list[int]:
 
 def encode(symbols, indexes, cdfs, lengths, offsets) -> bytes:
     steps = []
-    for symbol, t in zip(symbols, indexes):
+    for symbol, t in zip(symbols, indexes, strict=True):
         steps += symbol_steps(int(symbol), _cdf(cdfs, lengths, t), int(lengths[t]), int(offsets[t]))
     return encode_steps(steps)
 
@@ -151,7 +151,10 @@ def varint(value: int) -> bytes:
 
 def encode_lanes(symbols, indexes, cdfs, lengths, offsets) -> bytes:
     bounds = lane_bounds(len(symbols))
-    lanes = [encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets) for a, b in zip(bounds, bounds[1:])]
+    lanes = [
+        encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets)
+        for a, b in zip(bounds, bounds[1:], strict=True)
+    ]
     return b"".join(varint(len(lane)) for lane in lanes[:-1]) + b"".join(lanes)
 
 
@@ -177,7 +180,7 @@ def decode_lanes(data: bytes, indexes, cdfs, lengths, offsets) -> list[int]:
         raise ValueError("lanes run past the end (truncated)")
     sizes.append(len(data) - pos - sum(sizes))
     out = []
-    for (a, b), size in zip(zip(bounds, bounds[1:]), sizes):
+    for (a, b), size in zip(zip(bounds, bounds[1:], strict=True), sizes, strict=True):
         out += decode(data[pos : pos + size], indexes[a:b], cdfs, lengths, offsets)
         pos += size
     return out

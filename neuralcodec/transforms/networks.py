@@ -101,7 +101,7 @@ class SynthesisTransform(nn.Sequential):
             fused = use_fused_by_default(y_hat.device)
         x = y_hat
         layers = list(self)
-        for deconv, gdn in zip(layers[:-1:2], layers[1::2]):
+        for deconv, gdn in zip(layers[:-1:2], layers[1::2], strict=True):
             x = deconv_igdn(x, deconv, gdn, fused)
         return layers[-1](x)
 
