@@ -147,7 +147,7 @@ def _roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
     ):
         raise InvalidOption(f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}")
-    x, y, w, h = roi
+    x, y, w, h = (int(v) for v in roi)
     height, width = rgb.shape[:2]
     if w < 1 or h < 1:
         raise InvalidOption(f"ROI {w}x{h} is empty")
@@ -191,6 +191,13 @@ def _quarter_steps(level_offset: float, what: str) -> int:
             f"ROI {what} level offset must be a multiple of 1/{QUARTER_STEPS_PER_LEVEL}, not {level_offset!r}"
         )
     return round(steps)
+
+
+def _roi_block(
+    cells: tuple[int, int, int, int], inside_quarter_steps: int, outside_quarter_steps: int
+) -> RoiBlock:
+    left, top, width, height = cells
+    return RoiBlock(left, top, width, height, inside_quarter_steps, outside_quarter_steps)
 
 
 def _region(
@@ -244,7 +251,7 @@ def _rate_matched(net, analysed: AnalysedImage, pack_roi, cells, inside_quarter_
             if outside not in cache:
                 region = _region(cells, analysed.level_index, inside, outside)
                 cache[outside] = pack_roi(
-                    net.code_latent(analysed, region), RoiBlock(*cells, inside, outside)
+                    net.code_latent(analysed, region), _roi_block(cells, inside, outside)
                 )
             return cache[outside]
 
@@ -306,9 +313,9 @@ def compress(
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
     rgb = imaging.load_rgb(image)
     box = None if roi is None else _roi_box(roi, rgb)
-    if quality is not None:
-        return _encode(spec, quality, rgb, box, roi_levels)
-    return _encode_to_fit(spec, target_bytes, rgb, box, roi_levels)
+    if target_bytes is not None:
+        return _encode_to_fit(spec, target_bytes, rgb, box, roi_levels)
+    return _encode(spec, _check_quality(quality, spec.alias), rgb, box, roi_levels)
 
 
 def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> bytes:
@@ -344,7 +351,7 @@ def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
 
     if box is None:
         return pack_roi(net.code_latent(analysed), None)
-    cells = _roi_cells(box, tuple(analysed.y_scaled.shape[2:]))
+    cells = _roi_cells(box, (analysed.y_scaled.shape[2], analysed.y_scaled.shape[3]))
     low, high = _quarter_steps_range(net, level_index)
     inside = _quarter_steps(roi_levels[0], "inside")
     outside = None if roi_levels[1] is None else _quarter_steps(roi_levels[1], "outside")
@@ -357,7 +364,7 @@ def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
     if outside is None:
         return _rate_matched(net, analysed, pack_roi, cells, inside)
     region = _region(cells, level_index, inside, outside)
-    return pack_roi(net.code_latent(analysed, region), RoiBlock(*cells, inside, outside))
+    return pack_roi(net.code_latent(analysed, region), _roi_block(cells, inside, outside))
 
 
 def decompress(data: bytes, decoder: str | None = None) -> Image.Image:

@@ -55,9 +55,10 @@ class Box:
 def _cascade():
     import cv2
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE_FILE)
+    folder = cv2.data.haarcascades  # type: ignore[attr-defined]  # cv2's stubs omit cv2.data
+    cascade = cv2.CascadeClassifier(folder + CASCADE_FILE)
     if cascade.empty():
-        raise RuntimeError(f"OpenCV could not load {CASCADE_FILE} from {cv2.data.haarcascades}")
+        raise RuntimeError(f"OpenCV could not load {CASCADE_FILE} from {folder}")
     return cascade
 
 
@@ -121,8 +122,9 @@ def face_mask(
     """
     if not isinstance(source, Box):
         rgb = imaging.load_rgb(source)
-        shape = shape or rgb.shape[:2]
-        source = detect_face(rgb) or fallback_box(rgb.shape[:2])
+        image_shape = (rgb.shape[0], rgb.shape[1])
+        shape = shape or image_shape
+        source = detect_face(rgb) or fallback_box(image_shape)
     if shape is None:
         raise ValueError("face_mask needs the mask shape (height, width) with a box")
     height, width = shape[:2]
@@ -138,4 +140,4 @@ def face_mask_or_none(image: imaging.ImageInput) -> np.ndarray | None:
     """Bool [H, W] face mask of ``image``, or None where no face is found (for metrics)."""
     rgb = imaging.load_rgb(image)
     box = detect_face(rgb)
-    return None if box is None else face_mask(box, rgb.shape[:2])
+    return None if box is None else face_mask(box, (rgb.shape[0], rgb.shape[1]))

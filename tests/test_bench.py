@@ -353,9 +353,9 @@ def test_nfc_runs_through_the_benchmark(image_paths, tmp_path):
 
 def test_nfc_gan_is_skipped_with_the_reason_where_the_model_is_unknown(image_paths, tmp_path, monkeypatch):
     """Before neuralcodec ships a "gan" model (or with it taken away), nfc-gan is skipped."""
-    from neuralcodec.models import registry
+    from neuralcodec.models import catalog
 
-    monkeypatch.setattr(registry, "MODELS", tuple(s for s in registry.MODELS if s.alias != "gan"))
+    monkeypatch.setattr(catalog, "MODELS", tuple(s for s in catalog.MODELS if s.alias != "gan"))
     with pytest.raises(CodecUnavailable, match="cannot run model 'gan': unknown model 'gan'"):
         get_codec("nfc-gan")
     results = rd.run(image_paths, ["jpeg", "nfc-gan"], tmp_path)

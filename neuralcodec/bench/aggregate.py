@@ -118,9 +118,8 @@ def _mean(values: Sequence[float]) -> float:
 
 def _mean_or_none(values: Sequence[float | None]) -> float | None:
     """The mean, or None if any value is missing (e.g. VIF of images under 41 px)."""
-    if any(v is None for v in values):
-        return None
-    return _mean(values)
+    present = [v for v in values if v is not None]
+    return _mean(present) if len(present) == len(values) else None
 
 
 def _ms_ssim_db(ms_ssim: float) -> float | None:
@@ -159,7 +158,11 @@ def _rd_point(quality: int, group: Sequence[Measurement]) -> RdPoint:
         l2=_mean([m.l2 for m in measured]),
         ms_ssim_db=_ms_ssim_db(ms_ssim),
         header_bytes=_mean(headers) if headers else None,
-        header_share=_mean([m.header_bytes / m.metrics.n_bytes for m in group]) if headers else None,
+        header_share=(
+            _mean([m.header_bytes / m.metrics.n_bytes for m in group if m.header_bytes is not None])
+            if headers
+            else None
+        ),
         face=_face_point(group),
     )
 

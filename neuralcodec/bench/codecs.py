@@ -92,9 +92,17 @@ class BrokenCodec(InvalidOption):
 class Codec(Protocol):
     """What the runner needs from a codec."""
 
-    name: str
-    qualities: Sequence[int]
-    settings: Mapping[str, object]
+    @property
+    def name(self) -> str:
+        """The codec's name in results."""
+
+    @property
+    def qualities(self) -> Sequence[int]:
+        """The quality sweep, lowest first."""
+
+    @property
+    def settings(self) -> Mapping[str, object]:
+        """The fixed encoder settings recorded next to every result."""
 
     def encode(self, img: Image.Image, quality: int) -> bytes:
         """RGB image -> the complete file, every byte a decoder needs."""

@@ -14,6 +14,7 @@ import importlib.metadata
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -67,7 +68,7 @@ class CompressAICodec:
     """
 
     def __init__(
-        self, name: str, models: Mapping[int, object], settings: Mapping[str, object], device: str = "cpu"
+        self, name: str, models: Mapping[int, Any], settings: Mapping[str, object], device: str = "cpu"
     ) -> None:
         import torch
 

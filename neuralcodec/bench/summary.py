@@ -157,7 +157,12 @@ def _header_overhead(results: BenchResults, h2: str) -> list[str]:
         lines += markdown_table(
             ["quality", "mean bytes", "header bytes", "header % of file"],
             (
-                [p.quality, f"{p.bytes:.0f}", f"{p.header_bytes:.1f}", f"{100 * p.header_share:.1f} %"]
+                [
+                    p.quality,
+                    f"{p.bytes:.0f}",
+                    f"{p.header_bytes:.1f}",
+                    "—" if p.header_share is None else f"{100 * p.header_share:.1f} %",
+                ]
                 for p in points
             ),
         )

@@ -257,12 +257,9 @@ class FaceHyperprior(nn.Module):
         self.hyper_entropy.update(force=True)
         self.latent_entropy.update_scale_table(list(SCALE_TABLE), force=True)
 
-    def _tables(self, model: nn.Module) -> CdfTables:
-        return CdfTables(
-            cdfs=model._quantized_cdf.numpy(),
-            lengths=model._cdf_length.numpy(),
-            offsets=model._offset.numpy(),
-        )
+    def _tables(self, model: EntropyBottleneck | GaussianConditional) -> CdfTables:
+        cdf, length, offset = (getattr(model, name) for name in ("_quantized_cdf", "_cdf_length", "_offset"))
+        return CdfTables(cdfs=cdf.numpy(), lengths=length.numpy(), offsets=offset.numpy())
 
     def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(mean, scale, CDF index) of y from the decoded hyper-latent.
@@ -327,7 +324,7 @@ class FaceHyperprior(nn.Module):
         """
         mean, scale, y = image.mean, image.scale, image.y_scaled.double()
         if region is not None:
-            ratio, _ = self._region_maps(torch.tensor([image.level_index]), region, tuple(y.shape[2:]))
+            ratio, _ = self._region_maps(torch.tensor([image.level_index]), region, (y.shape[2], y.shape[3]))
             mean, scale, y = mean * ratio, scale * ratio, y * ratio
         indexes = self.latent_entropy.build_indexes(scale)
         y_symbols = torch.round(y - mean).int()
@@ -353,7 +350,7 @@ class FaceHyperprior(nn.Module):
         mean, scale, indexes = self._entropy_parameters(z_hat, lv)
         inverse_gain = self.gains.inverse_gain(lv)
         if region is not None:
-            ratio, inverse_gain = self._region_maps(lv, region, tuple(mean.shape[2:]))
+            ratio, inverse_gain = self._region_maps(lv, region, (mean.shape[2], mean.shape[3]))
             mean = mean * ratio
             indexes = self.latent_entropy.build_indexes(scale * ratio)
         y_symbols = decode_symbols(encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy))

@@ -114,15 +114,28 @@ def fused_deconv_igdn(
     )
 
 
-def deconv_igdn(x: Tensor, deconv: nn.ConvTranspose2d, gdn: GDN, fused: bool) -> Tensor:
-    """``gdn(deconv(x))`` for inference, through the fused op when ``fused``."""
+def deconv_igdn(x: Tensor, deconv: nn.Module, gdn: nn.Module, fused: bool) -> Tensor:
+    """``gdn(deconv(x))`` for inference, through the fused op when ``fused`` (which needs a
+    ConvTranspose2d with a bias, then an inverse GDN)."""
     if not fused:
         return gdn(deconv(x))
-    if not gdn.inverse or deconv.groups != 1 or deconv.dilation != (1, 1) or deconv.padding_mode != "zeros":
-        raise ValueError("the fused op covers ungrouped, undilated, zero-padded deconv + inverse GDN only")
+    if not (
+        isinstance(deconv, nn.ConvTranspose2d)
+        and isinstance(gdn, GDN)
+        and gdn.inverse
+        and deconv.bias is not None
+        and deconv.groups == 1
+        and deconv.dilation == (1, 1)
+        and deconv.padding_mode == "zeros"
+        and isinstance(deconv.padding, tuple)
+    ):
+        raise ValueError(
+            "the fused op covers ungrouped, undilated, zero-padded, biased deconv + inverse GDN only"
+        )
     beta, gamma = igdn_parameters(gdn)
+    s, p, o = deconv.stride, deconv.padding, deconv.output_padding
     return fused_deconv_igdn(
-        x, deconv.weight, deconv.bias, beta, gamma, deconv.stride, deconv.padding, deconv.output_padding
+        x, deconv.weight, deconv.bias, beta, gamma, (s[0], s[1]), (p[0], p[1]), (o[0], o[1])
     )
 
 
