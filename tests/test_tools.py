@@ -410,8 +410,9 @@ def test_multi_scale_batches_mix_sources_and_sizes():
     assert 10 < int(from_large.sum()) < 54  # both sources appear at about half each
 
 
-def test_more_latent_channels_keep_the_reconstruction():
-    """widen_state from M=12 to M=20 latent channels: same x_hat, old channels' rate unchanged."""
+def test_more_latent_channels_keep_the_rate_and_learn():
+    """widen_state from M=12 to M=20 latent channels: the old channels' rate unchanged, x_hat
+    nearly so, and the new channels get a gradient from the distortion."""
     from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
 
     torch.manual_seed(0)
@@ -422,9 +423,16 @@ def test_more_latent_channels_keep_the_reconstruction():
     x, level = torch.rand(1, 3, 64, 64), torch.tensor([1])
     with torch.no_grad():
         a, b = narrow(x, level), wide(x, level)
-    torch.testing.assert_close(b.x_hat, a.x_hat, atol=1e-5, rtol=1e-5)
+    assert (b.x_hat - a.x_hat).abs().max() < 0.05
     torch.testing.assert_close(b.likelihoods["y"][:, :12], a.likelihoods["y"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(b.likelihoods["z"], a.likelihoods["z"])
+    wide.train()
+    top = torch.tensor([1])
+    (wide(x * 4, top).x_hat - x).pow(2).mean().backward()
+    # The distortion reaches the new channels' analysis weights (through the straight-through
+    # rounding and their small synthesis weights): with zero synthesis weights it would not,
+    # and the rate alone would pull the new channels to 0.
+    assert wide.analysis[6].weight.grad[12:].abs().sum() > 0
 
 
 def test_downscale_writes_smaller_pngs_and_refuses_to_upscale(image_folder, tmp_path):

@@ -227,6 +227,9 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
     return state
 
 
+#: Weight of new latent channels in the synthesis after widening, relative to a fresh init.
+NEW_LATENT_SYNTHESIS_SCALE = 0.1
+
 #: The parts of a FaceHyperprior that widen_state grows (the entropy models' tables do not).
 WIDENED_PREFIXES = ("analysis.", "synthesis.", "hyper_analysis.", "hyper_synthesis.", "gains.")
 
@@ -255,10 +258,14 @@ def widen_state(state: dict, model: FaceHyperprior) -> dict:
     channels compute what they did and the new ones start to contribute as those weights
     train. GDN's fresh cross terms are already zero (its gamma starts diagonal).
 
-    More latent channels (M) keep the reconstruction and the old channels' rate: the new
-    channels enter the synthesis and the hyper analysis through zero weights, take the mean
-    gain of the old channels at every level, and the hyperprior predicts them with mean 0
-    and the old channels' mean scale bias; they cost bits until the synthesis uses them.
+    More latent channels (M) keep the old channels' rate and nearly the reconstruction: the
+    new channels enter the hyper analysis through zero weights, take the mean gain of the
+    old channels at every level, and the hyperprior predicts them with mean 0 and the old
+    channels' mean scale bias. They enter the synthesis through small weights
+    (:data:`NEW_LATENT_SYNTHESIS_SCALE` of a fresh initialisation), not zero ones: with zero
+    weights the distortion gives them no gradient while the rate pulls them to 0, and they
+    die (every new channel of a v2 -> M=256 run quantised to 0 at every level after 2,000
+    steps).
     """
     fresh = model.state_dict()
     grown = dict(state)
@@ -283,6 +290,10 @@ def widen_state(state: dict, model: FaceHyperprior) -> dict:
             grown[key] = value
         else:
             grown[key] = _widen_tensor(key, old, new, key in transposed)
+    first = "synthesis.0.weight"  # ConvTranspose2d: [M, N, k, k]
+    m_old = state[first].shape[0]
+    if grown[first].shape[0] > m_old:
+        grown[first][m_old:] = fresh[first][m_old:] * NEW_LATENT_SYNTHESIS_SCALE
     return grown
 
 

@@ -20,10 +20,8 @@ chroma subsampling, spelled out explicitly so that results record them:
               intra, chroma 4:2:0
     jxl       pillow-jxl-plugin (libjxl)  effort 7            0..95
     nfc       neuralcodec      model cvae                     neuralcodec.available_qualities()
-    nfc-gan   neuralcodec      model gan (cvae-v2's files,    available_qualities(model="gan")
-                               GAN decoder)
-    nfc-v2    neuralcodec      model cvae-v2 (the previous    available_qualities(model="cvae-v2")
-                               model, for comparison)
+    nfc-gan   neuralcodec      model gan (cvae's files, GAN   available_qualities(model="gan")
+                               decoder)
     compressai-peer  CompressAI ScaleHyperprior (bmshj2018-hyperprior), one weights file
               per quality, from CodecConfig.peer_weights (`--peer-weights DIR`)
 
@@ -72,7 +70,6 @@ HEIC_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95)
 JXL_QUALITIES = (0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 NFC_MODEL = "cvae"
 NFC_GAN_MODEL = "gan"
-NFC_V2_MODEL = "cvae-v2"
 
 
 class UnknownCodec(InvalidOption):
@@ -326,7 +323,6 @@ _REGISTRY: dict[str, Registration] = {
     "jxl": Registration(lambda config: _jxl(), required=True),
     "nfc": Registration(lambda config: NeuralCodec(), required=True),
     "nfc-gan": Registration(lambda config: NeuralCodec(NFC_GAN_MODEL, name="nfc-gan"), required=False),
-    "nfc-v2": Registration(lambda config: NeuralCodec(NFC_V2_MODEL, name="nfc-v2"), required=False),
     "compressai-peer": Registration(_peer, required=False),
 }
 
