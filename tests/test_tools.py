@@ -443,3 +443,23 @@ def test_downscale_writes_smaller_pngs_and_refuses_to_upscale(image_folder, tmp_
     assert sizes == {f"{i}.png": (32, 32) for i in range(4)}
     with pytest.raises(SystemExit, match="not larger than 64"):
         downscale.main([str(image_folder), "--short-side", "64", "-o", str(tmp_path / "same")])
+
+
+def test_half_export_stores_float16_parameters_that_decode(trained, tmp_path):
+    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+
+    config, run = trained
+    half = tmp_path / "half.pt"
+    export.main(
+        [str(run / "checkpoint.pt"), str(config), "-o", str(half), "--model-id", "tiny-test", "--half"]
+    )
+    state = load_weights_file(half)["state_dict"]
+    assert state["synthesis.0.weight"].dtype == torch.float16
+    assert state["latent_entropy.scale_table"].dtype == torch.float32  # buffers stay as they are
+    params = {name for name, _ in FaceHyperprior(HyperpriorConfig(8, 12, levels=2)).named_parameters()}
+    assert {k for k, v in state.items() if v.dtype == torch.float16} == params
+    payload = load_weights_file(half)
+    model = build_model(payload["config"], payload["state_dict"])
+    x = torch.rand(1, 3, 64, 64)
+    x_hat = model.decompress(model.compress(x, 1), 1)
+    assert x_hat.shape == x.shape and torch.isfinite(x_hat).all()
