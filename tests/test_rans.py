@@ -5,6 +5,8 @@ Checked against: a pure-Python reference (neuralcodec/entropy/reference.py), Com
 streams, fuzzing) that must only ever raise RansDecodeError / RansArgumentError.
 """
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -467,10 +469,7 @@ def test_lanes_are_independent_plain_streams(three_lanes):
     """Each lane is encode_with_indexes of its slice, preceded by the other lanes' lengths."""
     symbols, indexes, data = three_lanes
     bounds = ref.lane_bounds(len(symbols))
-    lanes = [
-        _C.encode_with_indexes(symbols[a:b], indexes[a:b], *TABLES)
-        for a, b in zip(bounds, bounds[1:], strict=True)
-    ]
+    lanes = [_C.encode_with_indexes(symbols[a:b], indexes[a:b], *TABLES) for a, b in pairwise(bounds)]
     assert data == ref.varint(len(lanes[0])) + ref.varint(len(lanes[1])) + b"".join(lanes)
 
 
@@ -612,10 +611,7 @@ def _zero_lanes(count):
     """The lanes of ``count`` zeros under table 0 of SPARSE: 8 bytes each below ~90k symbols."""
     bounds = ref.lane_bounds(count)
     zeros = np.zeros(count, np.int32)
-    return [
-        _C.encode_with_indexes(zeros[a:b], zeros[a:b], *SPARSE)
-        for a, b in zip(bounds, bounds[1:], strict=True)
-    ]
+    return [_C.encode_with_indexes(zeros[a:b], zeros[a:b], *SPARSE) for a, b in pairwise(bounds)]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from helpers import psnr
 
 import neuralcodec
-from neuralcodec import codec, faces
+from neuralcodec import faces, roi
 from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.errors import CorruptBitstream, CorruptHeader, NfcError
 
@@ -33,8 +33,7 @@ def test_roi_file_records_the_rectangle_in_latent_cells(roi_file):
     assert (f.roi.left, f.roi.top, f.roi.width, f.roi.height) == (2, 2, 4, 5)
     # The boost is the default unless the background cannot pay for it within the size tolerance.
     assert (
-        0 < f.roi.inside_quarter_steps <= codec.ROI_DEFAULT_BOOST_LEVELS * 4
-        and f.roi.outside_quarter_steps < 0
+        0 < f.roi.inside_quarter_steps <= roi.ROI_DEFAULT_BOOST_LEVELS * 4 and f.roi.outside_quarter_steps < 0
     )
     info = neuralcodec.inspect(roi_file)
     assert (
@@ -46,7 +45,7 @@ def test_roi_keeps_the_size_and_favours_the_face(face, roi_file):
     plain = neuralcodec.compress(face, quality=3)
     assert abs(len(roi_file) / len(plain) - 1) < 0.05
     assert (
-        len(roi_file) <= len(plain) * (1 + codec.ROI_SIZE_TOLERANCE)
+        len(roi_file) <= len(plain) * (1 + roi.ROI_SIZE_TOLERANCE)
         or unpack(roi_file).roi.inside_quarter_steps == 1
     )
     x, y, w, h = FACE_BOX
@@ -72,7 +71,7 @@ def test_decoder_rebuilds_the_encoders_latent(face):
     net = load_model("cvae")
     x = torch.from_numpy(face.copy()).permute(2, 0, 1)[None].float() / 255
     analysed = net.analyse(x, 4)
-    region = codec._region((1, 2, 5, 4), 4, 6, -5)
+    region = roi.level_region((1, 2, 5, 4), 4, 6, -5)
     encoded = net.code_latent(analysed, region)
     ratio, inverse = net._region_maps(torch.tensor([4]), region, (8, 8))
     expected_y = (
@@ -198,13 +197,13 @@ def test_every_truncation_and_bit_flip_of_a_roi_file_raises(roi_file):
 
 
 def test_parse_roi():
-    assert codec.parse_roi("auto") == "auto"
-    assert codec.parse_roi(" 1, 2,3 ,4 ") == (1, 2, 3, 4)
+    assert roi.parse_roi("auto") == "auto"
+    assert roi.parse_roi(" 1, 2,3 ,4 ") == (1, 2, 3, 4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for bad in ("1,2,3", "1;2;3;4", "auto,1"):
             with pytest.raises(ValueError, match="x,y,w,h"):
-                codec.parse_roi(bad)
+                roi.parse_roi(bad)
 
 
 def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import neuralcodec
-    from neuralcodec import codec, faces
+    from neuralcodec import faces, roi
     from neuralcodec.bench.dataset import dataset
     from neuralcodec.bench.provenance import provenance
     from neuralcodec.imaging import image_files
@@ -172,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     qualities = [int(q) for q in args.qualities.split(",")]
     boosts = (
-        [codec.ROI_DEFAULT_BOOST_LEVELS]
-        if args.boosts is None
-        else [float(b) for b in args.boosts.split(",")]
+        [roi.ROI_DEFAULT_BOOST_LEVELS] if args.boosts is None else [float(b) for b in args.boosts.split(",")]
     )
 
     if not mask_cache.cache_path(args.data, args.masks).exists():

@@ -72,7 +72,7 @@ def _default_output(source: str, suffix: str) -> str:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     import neuralcodec
-    from neuralcodec.codec import parse_roi
+    from neuralcodec.roi import parse_roi
 
     out = args.output or _default_output(args.input, ".nfc")
     quality = args.quality

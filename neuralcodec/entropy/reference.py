@@ -19,6 +19,7 @@ Decoding errors raise ``ValueError``.
 from __future__ import annotations
 
 import struct
+from itertools import pairwise
 
 PRECISION = 16
 BYPASS_BITS = 4
@@ -151,10 +152,7 @@ def varint(value: int) -> bytes:
 
 def encode_lanes(symbols, indexes, cdfs, lengths, offsets) -> bytes:
     bounds = lane_bounds(len(symbols))
-    lanes = [
-        encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets)
-        for a, b in zip(bounds, bounds[1:], strict=True)
-    ]
+    lanes = [encode(symbols[a:b], indexes[a:b], cdfs, lengths, offsets) for a, b in pairwise(bounds)]
     return b"".join(varint(len(lane)) for lane in lanes[:-1]) + b"".join(lanes)
 
 
@@ -180,7 +178,7 @@ def decode_lanes(data: bytes, indexes, cdfs, lengths, offsets) -> list[int]:
         raise ValueError("lanes run past the end (truncated)")
     sizes.append(len(data) - pos - sum(sizes))
     out = []
-    for (a, b), size in zip(zip(bounds, bounds[1:], strict=True), sizes, strict=True):
+    for (a, b), size in zip(pairwise(bounds), sizes, strict=True):
         out += decode(data[pos : pos + size], indexes[a:b], cdfs, lengths, offsets)
         pos += size
     return out
