@@ -273,3 +273,20 @@ def test_encode_to_a_byte_budget(capsys, face_png, tmp_path):
     assert code == 2 and "not allowed with" in err
     code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), "--size", "20")
     assert code == 2 and one_line_error(err) and "smallest file" in err and not (tmp_path / "x.nfc").exists()
+
+
+def test_outputs_get_the_usual_permissions(capsys, face_png, tmp_path):
+    """A new output gets 0o666 less the umask (not mkstemp's 0o600); a replaced one keeps its mode."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "face.nfc"
+        assert run(capsys, "encode", str(face_png), "-o", str(out))[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        out.chmod(0o640)
+        assert run(capsys, "encode", str(face_png), "-o", str(out), "-q", "2")[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
