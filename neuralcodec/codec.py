@@ -152,13 +152,15 @@ def compress(
     ROI outside the image, an empty one, or offsets beyond the model's levels.
     """
     spec = spec_for(model)
+    rate: int | _ByteBudget
     if target_bytes is not None:
         if quality is not None:
             raise InvalidOption("give quality or target_bytes, not both")
         if isinstance(target_bytes, bool) or not isinstance(target_bytes, int) or target_bytes < 1:
             raise InvalidOption(f"target_bytes must be a positive integer, not {target_bytes!r}")
+        rate = _ByteBudget(target_bytes)
     else:
-        quality = _check_quality(quality, spec.alias)
+        rate = _check_quality(quality, spec.alias)
     if roi_levels is not None and roi is None:
         raise InvalidOption("roi_levels needs an roi")
     roi_levels = (ROI_DEFAULT_BOOST_LEVELS, None) if roi_levels is None else roi_levels
@@ -166,9 +168,16 @@ def compress(
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
     rgb = imaging.load_rgb(image)
     box = None if roi is None else roi_box(roi, rgb)
-    if target_bytes is not None:
-        return _encode_to_fit(spec, target_bytes, rgb, box, roi_levels)
-    return _encode(spec, _check_quality(quality, spec.alias), rgb, box, roi_levels)
+    if isinstance(rate, _ByteBudget):
+        return _encode_to_fit(spec, rate.max_bytes, rgb, box, roi_levels)
+    return _encode(spec, rate, rgb, box, roi_levels)
+
+
+@dataclass(frozen=True)
+class _ByteBudget:
+    """compress()'s rate request when it is a file size, not a quality."""
+
+    max_bytes: int
 
 
 def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> bytes:

@@ -110,10 +110,13 @@ def sample_batch(
     crops of the weights come back too, as a pair.
     """
     crops, weight_crops = [], []
+    fits: dict[int, list[Bucket]] = {}
+    for b in buckets:
+        if min(b.images.shape[1:3]) >= crop:
+            fits.setdefault(b.source, []).append(b)
     sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
     for source in sources.tolist():
-        fits = [b for b in buckets if b.source == source and min(b.images.shape[1:3]) >= crop]
-        bucket = fits[int(torch.randint(0, len(fits), (1,), generator=gen))]
+        bucket = fits[source][int(torch.randint(0, len(fits[source]), (1,), generator=gen))]
         n, h, w, _ = bucket.images.shape
         i = int(torch.randint(0, n, (1,), generator=gen))
         t = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
