@@ -95,6 +95,11 @@ class TrainConfig:
     # rate_warmup_start to 1 over the first rate_warmup_steps steps (0 = off).
     rate_warmup_steps: int = 0
     rate_warmup_start: float = 0.1
+    # Latent channels from new_latent_from on (e.g. the ones widen_state added) pay their rate
+    # with a weight that ramps linearly from 0 to 1 over new_latent_rate_steps steps, so that
+    # the distortion can put them to use before the rate can pull them to zero (0 = off).
+    new_latent_from: int = 0
+    new_latent_rate_steps: int = 0
     # Face masking (Toledo & Antonelo 2021): distortion weight of face and background
     # pixels; unequal weights need --masks.
     face_weight: float = 1.0
@@ -136,6 +141,8 @@ class TrainConfig:
             log_every=t["log_every"],
             rate_warmup_steps=t.get("rate_warmup_steps", 0),
             rate_warmup_start=t.get("rate_warmup_start", 0.1),
+            new_latent_from=t.get("new_latent_from", 0),
+            new_latent_rate_steps=t.get("new_latent_rate_steps", 0),
             face_weight=t.get("face_weight", 1.0),
             background_weight=t.get("background_weight", 1.0),
             architecture=architecture,
@@ -159,6 +166,14 @@ class TrainConfig:
         if step >= self.rate_warmup_steps:
             return 1.0
         return self.rate_warmup_start + (1.0 - self.rate_warmup_start) * step / self.rate_warmup_steps
+
+    def latent_rate_weights(self, step: int) -> torch.Tensor | None:
+        """Per-latent-channel weight of the rate term at ``step`` (None: all 1)."""
+        if not self.new_latent_rate_steps or step >= self.new_latent_rate_steps:
+            return None
+        weights = torch.ones(self.model.latent_channels)
+        weights[self.new_latent_from :] = step / self.new_latent_rate_steps
+        return weights
 
     @property
     def total_steps(self) -> int:
@@ -190,22 +205,29 @@ def rd_loss(
     lambdas: torch.Tensor,
     rate_weight: float = 1.0,
     weights: torch.Tensor | None = None,
+    latent_rate_weights: torch.Tensor | None = None,
 ):
     """Per-image (lambda * 255^2 * MSE + w * bpp) / sqrt(lambda), averaged; also returns bpp and MSE.
 
-    With per-pixel ``weights`` [B, H, W] the MSE is the weighted mean (face masking).
+    With per-pixel ``weights`` [B, H, W] the MSE is the weighted mean (face masking). With
+    ``latent_rate_weights`` [M] each latent channel's bits count that much in the loss (the
+    returned bpp counts them all).
     """
     out = model(x, level)
     pixels = x.shape[2] * x.shape[3]
-    bits = sum(-torch.log2(lk).flatten(1).sum(1) for lk in out.likelihoods.values())
-    bpp = bits / pixels
+    channel_bits = {k: -torch.log2(lk).flatten(2).sum(2) for k, lk in out.likelihoods.items()}
+    bpp = sum(b.sum(1) for b in channel_bits.values()) / pixels
+    loss_bpp = bpp
+    if latent_rate_weights is not None:
+        y_bits = channel_bits["y"] * latent_rate_weights.to(x.device)
+        loss_bpp = (y_bits.sum(1) + channel_bits["z"].sum(1)) / pixels
     err = (out.x_hat - x).pow(2)
     if weights is None:
         mse = err.flatten(1).mean(1)
     else:
         mse = (err * weights[:, None]).flatten(1).sum(1) / (3 * weights.flatten(1).sum(1))
     lam = lambdas[level]
-    loss = ((lam * 255.0**2 * mse + rate_weight * bpp) / lam.sqrt()).mean()
+    loss = ((lam * 255.0**2 * mse + rate_weight * loss_bpp) / lam.sqrt()).mean()
     return loss, bpp, mse
 
 
@@ -415,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             x, w = x.to(device), None if w is None else w.to(device)
             level = cfg.batch_levels(step, phase.batch_size, gen).to(device)
 
-            loss, bpp, mse = rd_loss(model, x, level, lambdas, cfg.rate_weight(step), w)
+            loss, bpp, mse = rd_loss(
+                model, x, level, lambdas, cfg.rate_weight(step), w, cfg.latent_rate_weights(step)
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
