@@ -433,6 +433,37 @@ def test_more_latent_channels_keep_the_rate_and_learn():
     # rounding and their small synthesis weights): with zero synthesis weights it would not,
     # and the rate alone would pull the new channels to 0.
     assert wide.analysis[6].weight.grad[12:].abs().sum() > 0
+    # The new analysis rows start as large as the old ones on average, so they do not all
+    # round to 0 (a fresh row of a trained model is ~30x smaller than a trained one).
+    norms = wide.analysis[6].weight.detach().flatten(1).norm(dim=1)
+    torch.testing.assert_close(norms[12:], norms[:12].mean().expand(8))
+
+
+def test_new_latent_channels_pay_their_rate_on_a_ramp(tmp_path):
+    config = tmp_path / "ramp.toml"
+    config.write_text(
+        "[model]\nchannels = 8\nlatent_channels = 12\nlambdas = [0.01, 0.1]\n"
+        "[train]\nseed = 0\naux_lr = 1e-3\nclip_grad_norm = 1.0\ncheckpoint_minutes = 5\n"
+        "log_every = 1\nnew_latent_from = 8\nnew_latent_rate_steps = 10\n"
+        "[[train.phases]]\ncrop = 64\nbatch_size = 1\nsteps = 20\nlr = 1e-4\n"
+    )
+    cfg = train.TrainConfig.from_toml(config)
+    assert cfg.latent_rate_weights(0).tolist() == [1.0] * 8 + [0.0] * 4
+    assert cfg.latent_rate_weights(5).tolist() == [1.0] * 8 + [0.5] * 4
+    assert cfg.latent_rate_weights(10) is None
+    torch.manual_seed(0)
+    model = cfg.build_model().eval()
+    with torch.no_grad():
+        model.gains.log_gain += 4.0  # latents large enough that every channel costs bits
+    x, level, lambdas = torch.rand(1, 3, 64, 64), torch.tensor([1]), torch.tensor(cfg.lambdas)
+    with torch.no_grad():
+        full, bpp, mse = train.rd_loss(model, x, level, lambdas)
+        ramped, bpp_ramped, _ = train.rd_loss(model, x, level, lambdas, latent_rate_weights=cfg.latent_rate_weights(0))
+    # The loss leaves the new channels' bits out; the reported rate still counts them.
+    new_bits = -torch.log2(model(x, level).likelihoods["y"][:, 8:]).sum() / (64 * 64)
+    assert new_bits.item() > 0.01
+    assert bpp_ramped.item() == pytest.approx(bpp.item())
+    assert (full - ramped).item() == pytest.approx(new_bits.item() / lambdas[1].sqrt().item(), rel=1e-3)
 
 
 def test_downscale_writes_smaller_pngs_and_refuses_to_upscale(image_folder, tmp_path):

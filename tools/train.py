@@ -316,6 +316,13 @@ def widen_state(state: dict, model: FaceHyperprior) -> dict:
     m_old = state[first].shape[0]
     if grown[first].shape[0] > m_old:
         grown[first][m_old:] = fresh[first][m_old:] * NEW_LATENT_SYNTHESIS_SCALE
+        # A fresh analysis row is ~30x smaller than a trained one, so the new channels would
+        # round to 0 at every level from the start: give each new row the old rows' mean norm.
+        last = f"analysis.{len(model.analysis) - 1}.weight"  # Conv2d: [M, N, k, k]
+        rows = grown[last]
+        old_norm = rows[:m_old].flatten(1).norm(dim=1).mean()
+        new_norm = rows[m_old:].flatten(1).norm(dim=1, keepdim=True)
+        rows[m_old:] = (rows[m_old:].flatten(1) * old_norm / new_norm).view_as(rows[m_old:])
     return grown
 
 
