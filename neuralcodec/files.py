@@ -53,6 +53,11 @@ def write_atomic(path: Path, data: bytes, replace: bool = True) -> None:
             os.replace(tmp, path)
         else:
             _rename_no_replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename != tmp:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file, not the temporary
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -62,3 +62,23 @@ def test_box_without_shape_is_a_value_error():
 def test_finds_most_real_faces(real_faces):
     found = sum(faces.detect_face(p) is not None for p in real_faces)
     assert found >= len(real_faces) - 1
+
+
+def test_the_example_face_is_a_confident_detection(face):
+    (box, neighbours), *_ = sorted(faces.detections(face), key=lambda d: -d[0].w * d[0].h)
+    assert neighbours >= faces.MIN_CONFIDENT_NEIGHBORS
+    assert (
+        faces.detect_face(face, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) == box == faces.detect_face(face)
+    )
+
+
+def test_a_weak_detection_is_not_trusted(monkeypatch):
+    """A box with few neighbours (Haar's "face" on a cat or a door) is no face for roi="auto"."""
+    weak, strong = faces.Box(10, 10, 60, 60), faces.Box(40, 40, 30, 30)
+    monkeypatch.setattr(faces, "detections", lambda image: [(weak, faces.MIN_CONFIDENT_NEIGHBORS - 1)])
+    assert faces.detect_face(GREY) == weak  # masks keep every box
+    assert faces.detect_face(GREY, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) is None
+    found = [(weak, faces.MIN_CONFIDENT_NEIGHBORS - 1), (strong, faces.MIN_CONFIDENT_NEIGHBORS)]
+    monkeypatch.setattr(faces, "detections", lambda image: found)
+    assert faces.detect_face(GREY, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) == strong
+    assert faces.detect_face(GREY) == weak  # the largest
