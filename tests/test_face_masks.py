@@ -82,3 +82,20 @@ def test_a_weak_detection_is_not_trusted(monkeypatch):
     monkeypatch.setattr(faces, "detections", lambda image: found)
     assert faces.detect_face(GREY, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) == strong
     assert faces.detect_face(GREY) == weak  # the largest
+
+
+def test_the_confidence_tool_reports_faces_and_other_photos(tmp_path, face, capsys):
+    from PIL import Image
+
+    from tools import face_confidence
+
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "others").mkdir()
+    Image.fromarray(face).save(tmp_path / "faces" / "a.png")
+    Image.fromarray(GREY).save(tmp_path / "others" / "grey.png")
+    Image.fromarray(face).save(tmp_path / "others" / "person.png")
+    argv = ["--faces", str(tmp_path / "faces"), "--others", str(tmp_path / "others"), "--exclude", "person"]
+    assert face_confidence.main([*argv, "--nice", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{faces.MIN_CONFIDENT_NEIGHBORS}: 1.000" in out and "grey.png: none" in out
+    assert "person.png" not in out and "most neighbours of a box on the other photos: 0" in out
