@@ -1,9 +1,11 @@
 """``nfc``: encode, decode and inspect .nfc face images.
 
-This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`.
-Exit codes: 0 success, 1 the input could not be coded (an NfcError or an I/O error),
-2 bad usage (unknown option, quality level that does not exist, output = input). Any other
-exception is a bug and keeps its traceback.
+This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`,
+one file at a time by :mod:`neuralcodec.cli.coding`, many files by :mod:`neuralcodec.cli.batch`.
+Exit codes: 0 success, 1 an input could not be coded (an NfcError or an I/O error) or an
+output exists (``-f/--force`` replaces it), 2 bad usage (unknown option, quality level that
+does not exist, output = input, unknown output extension). Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -263,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     enc = sub.add_parser(
-        "encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc."
+        "encode",
+        help="image -> .nfc",
+        description="Compress images (PNG, JPEG, ...) to .nfc: one file, or many into a folder.",
     )
     enc.add_argument("input", nargs="+", help="image files or folders, or - for standard input")
     enc.add_argument(
@@ -307,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enc.set_defaults(func=cmd_encode)
 
-    dec = sub.add_parser("decode", help=".nfc -> image", description="Decode an .nfc file to an image.")
+    dec = sub.add_parser(
+        "decode",
+        help=".nfc -> image",
+        description="Decode .nfc files to images: one file, or many into a folder.",
+    )
     dec.add_argument("input", nargs="+", help=".nfc files or folders, or - for standard input")
     dec.add_argument(
         "-o",
