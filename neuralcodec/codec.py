@@ -106,7 +106,8 @@ def _check_quality(quality: int | None, model: str) -> int:
     levels = available_qualities(model)
     if isinstance(quality, bool) or not isinstance(quality, int) or quality not in levels:
         raise InvalidOption(
-            f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}"
+            f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}",
+            option="quality",
         )
     return quality
 
@@ -197,7 +198,8 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
     if best is None:
         raise InvalidOption(
             f"no quality of {spec.alias} fits {target_bytes} bytes: its smallest file for this image "
-            f"is {smallest} bytes (quality {qualities[0]})"
+            f"is {smallest} bytes (quality {qualities[0]})",
+            option="target_bytes",
         )
     return best
 
@@ -221,7 +223,8 @@ def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
         if steps is not None and not low <= steps <= high:
             raise InvalidOption(
                 f"ROI {what} offset {steps / QUARTER_STEPS_PER_LEVEL:+g} levels leaves quality {quality}'s "
-                f"allowed range {low / QUARTER_STEPS_PER_LEVEL:+g}..{high / QUARTER_STEPS_PER_LEVEL:+g}"
+                f"allowed range {low / QUARTER_STEPS_PER_LEVEL:+g}..{high / QUARTER_STEPS_PER_LEVEL:+g}",
+                option="roi_levels",
             )
     if outside is None:
         return rate_matched(net, analysed, pack_roi, cells, inside)
@@ -247,7 +250,8 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
         qualities = spec.qualities
         raise InvalidOption(
             f"the {spec.decoder} decoder ({spec.model_id}) covers qualities {qualities[0]}..{qualities[-1]}, "
-            f"the file has quality {f.quality}; decode it with decoder='faithful'"
+            f"the file has quality {f.quality}; decode it with the faithful decoder",
+            option="decoder",
         )
     if len(f.streams) != 2:
         raise CorruptHeader(f"model {spec.model_id} expects 2 streams, the file has {len(f.streams)}")

@@ -16,8 +16,14 @@ class NfcError(Exception):
 class InvalidOption(ValueError):
     """An argument names something that does not exist (quality, model, decoder, ROI, size).
 
-    A ``ValueError``, so callers that catch that keep working.
+    A ``ValueError``, so callers that catch that keep working. ``option`` names the argument
+    of :func:`neuralcodec.compress` / :func:`neuralcodec.decompress` at fault (``"quality"``,
+    ``"decoder"``, ``"roi"``, ...), so that a front end can name its own flag for it.
     """
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(message)
+        self.option = option
 
 
 # --- reading .nfc files -------------------------------------------------------

@@ -31,6 +31,11 @@ SCALE_FACTOR = 1.05
 MIN_NEIGHBORS = 3
 MIN_FACE_PX = 24
 MIN_FACE_FRACTION = 0.1
+#: The neighbour count (overlapping raw detections merged into a box) from which a box is
+#: trusted to be a face, for ``roi="auto"``. Tuned on faces/train and Kodak
+#: (``python -m tools.face_confidence``): every sampled training face has 18 or more, the
+#: boxes on Kodak's non-face photos at most 11.
+MIN_CONFIDENT_NEIGHBORS = 15
 
 #: The face ellipse relative to the Haar box: the box spans brows to mouth and cheek to
 #: cheek, so the ellipse is centred a little below the box centre and taller than the box.
@@ -68,19 +73,26 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
 
 
-def detect_face(image: imaging.ImageInput) -> Box | None:
-    """The largest frontal face in ``image`` (anything :func:`imaging.load_rgb` takes), or None."""
+def detections(image: imaging.ImageInput) -> list[tuple[Box, int]]:
+    """Every frontal-face box in ``image`` with its neighbour count (more = surer)."""
     rgb = imaging.load_rgb(image)
     side = max(MIN_FACE_PX, round(MIN_FACE_FRACTION * min(rgb.shape[:2])))
     if side > min(rgb.shape[:2]):
-        return None
-    found = _cascade().detectMultiScale(
+        return []
+    boxes, neighbours = _cascade().detectMultiScale2(
         _grey(rgb), scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS, minSize=(side, side)
     )
-    if len(found) == 0:
+    return [(Box(*(int(v) for v in b)), int(n)) for b, n in zip(boxes, np.ravel(neighbours), strict=True)]
+
+
+def detect_face(image: imaging.ImageInput, min_neighbors: int = MIN_NEIGHBORS) -> Box | None:
+    """The largest frontal face in ``image`` (anything :func:`imaging.load_rgb` takes) with at
+    least ``min_neighbors`` neighbours, or None. :data:`MIN_CONFIDENT_NEIGHBORS` keeps only
+    confident detections; the default keeps every box (masks for training and metrics)."""
+    found = [box for box, n in detections(image) if n >= min_neighbors]
+    if not found:
         return None
-    x, y, w, h = max((tuple(int(v) for v in b) for b in found), key=lambda b: (b[2] * b[3], b))
-    return Box(x, y, w, h)
+    return max(found, key=lambda b: (b.w * b.h, (b.x, b.y, b.w, b.h)))
 
 
 def fallback_box(shape: tuple[int, int]) -> Box:

@@ -39,8 +39,11 @@ def _check_size(width: int, height: int) -> None:
 
 
 def _open(source: str | os.PathLike | bytes) -> Image.Image:
-    """Open and fully decode an image file or its bytes, checking the size before decoding."""
-    name = "input bytes" if isinstance(source, bytes) else os.fspath(source)
+    """Open and fully decode an image file or its bytes, checking the size before decoding.
+
+    Errors name the file of a path; those of bytes name nothing (the caller knows their source).
+    """
+    name = "" if isinstance(source, bytes) else f"{os.fspath(source)}: "
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -48,15 +51,15 @@ def _open(source: str | os.PathLike | bytes) -> Image.Image:
             _check_size(*img.size)
             img.load()
     except FileNotFoundError:
-        raise InvalidImage(f"{name}: no such file") from None
+        raise InvalidImage(f"{name}no such file") from None
     except IsADirectoryError:
-        raise InvalidImage(f"{name}: is a directory") from None
+        raise InvalidImage(f"{name}is a directory") from None
     except Image.DecompressionBombError:
-        raise LimitExceeded(f"{name}: image exceeds the {MAX_PIXELS}-pixel cap") from None
+        raise LimitExceeded(f"{name}image exceeds the {MAX_PIXELS}-pixel cap") from None
     except UnidentifiedImageError:
-        raise InvalidImage(f"{name}: not an image file Pillow can read") from None
+        raise InvalidImage(f"{name}not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidImage(f"{name}: cannot decode image ({exc})") from None
+        raise InvalidImage(f"{name}cannot decode image ({exc})") from None
     return img
 
 

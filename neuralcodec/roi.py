@@ -54,7 +54,9 @@ def parse_roi(text: str) -> str | tuple[int, int, int, int]:
     if text == "auto":
         return "auto"
     if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*){3}", text):
-        raise InvalidOption(f"ROI must be 'auto' or x,y,w,h in pixels (non-negative integers), not {text!r}")
+        raise InvalidOption(
+            f"ROI must be 'auto' or x,y,w,h in pixels (non-negative integers), not {text!r}", option="roi"
+        )
     x, y, w, h = (int(v) for v in text.split(","))
     return x, y, w, h
 
@@ -66,7 +68,7 @@ def roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
     if isinstance(roi, str):
         roi = parse_roi(roi)
     if roi == "auto":
-        box = faces.detect_face(rgb)
+        box = faces.detect_face(rgb, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS)
         if box is None:
             warnings.warn("no face found; encoding without ROI", stacklevel=3)
             return None
@@ -78,13 +80,15 @@ def roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
         or len(roi) != 4
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
     ):
-        raise InvalidOption(f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}")
+        raise InvalidOption(
+            f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}", option="roi"
+        )
     x, y, w, h = (int(v) for v in roi)
     height, width = rgb.shape[:2]
     if w < 1 or h < 1:
-        raise InvalidOption(f"ROI {w}x{h} is empty")
+        raise InvalidOption(f"ROI {w}x{h} is empty", option="roi")
     if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise InvalidOption(f"ROI {x},{y},{w},{h} lies outside the {width}x{height} image")
+        raise InvalidOption(f"ROI {x},{y},{w},{h} lies outside the {width}x{height} image", option="roi")
     return x, y, w, h
 
 
@@ -115,7 +119,9 @@ def quarter_steps(level_offset: float, what: str) -> int:
     steps = level_offset * QUARTER_STEPS_PER_LEVEL if number else None
     if steps is None or steps != round(steps):
         raise InvalidOption(
-            f"ROI {what} level offset must be a multiple of 1/{QUARTER_STEPS_PER_LEVEL}, not {level_offset!r}"
+            f"ROI {what} level offset must be a multiple of 1/{QUARTER_STEPS_PER_LEVEL}, "
+            f"not {level_offset!r}",
+            option="roi_levels",
         )
     return round(steps)
 

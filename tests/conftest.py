@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,11 @@ def real_faces() -> list[Path]:
 
 
 @pytest.fixture
-def face_png(tmp_path, face) -> Path:
-    """The example face as a PNG file in the test's temporary folder."""
+def face_png(tmp_path, face) -> Iterator[Path]:
+    """The example face as a PNG file in the test's temporary folder; after the test, it must
+    still be there, byte for byte (nfc never loses an original, whatever the command)."""
     p = tmp_path / "face.png"
     Image.fromarray(face).save(p)
-    return p
+    before = hashlib.sha256(p.read_bytes()).hexdigest()
+    yield p
+    assert p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == before, "face.png was changed"

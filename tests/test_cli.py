@@ -1,4 +1,6 @@
-"""The nfc command: exit codes, one-line errors, stdin/stdout, atomic and safe outputs."""
+"""The nfc command on one file: exit codes, one-line errors naming the file and the flag,
+stdin/stdout, atomic outputs that never replace a file without -f (face_png's fixture checks
+after every test that the original is unchanged). Many files: test_cli_batch.py."""
 
 from __future__ import annotations
 
@@ -35,12 +37,46 @@ def test_encode_info_decode(capsys, face_png, tmp_path):
     assert Image.open(out_png).size == (128, 128)
 
 
-def test_default_output_names(capsys, face_png):
-    assert run(capsys, "encode", str(face_png), "--quiet")[0] == 0
-    assert face_png.with_suffix(".nfc").exists()
-    face_png.unlink()
-    assert run(capsys, "decode", str(face_png.with_suffix(".nfc")))[0] == 0
-    assert Image.open(face_png).size == (128, 128)
+def test_decoding_next_to_the_original_never_replaces_it(capsys, face_png):
+    """`nfc encode face.png -q 1 && nfc decode face.nfc`: the default output is face.png."""
+    assert run(capsys, "encode", str(face_png), "-q", "1", "--quiet") == (0, "", "")
+    nfc = face_png.with_suffix(".nfc")
+    assert nfc.exists()
+    code, out, err = run(capsys, "decode", str(nfc))
+    assert code == 1 and one_line_error(err) and out == ""
+    assert f"{face_png} already exists; -f/--force replaces it" in err
+    code, _, err = run(capsys, "encode", str(face_png), "-q", "2")  # the .nfc is kept too
+    assert code == 1 and f"{nfc} already exists" in err
+    assert sorted(p.name for p in face_png.parent.iterdir()) == ["face.nfc", "face.png"]
+
+
+def test_force_replaces_an_output(capsys, face_png, tmp_path):
+    out = tmp_path / "copy.png"
+    out.write_bytes(b"an older file")
+    nfc = tmp_path / "face.nfc"
+    assert run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "1")[0] == 0
+    assert run(capsys, "decode", str(nfc), "-o", str(out))[0] == 1 and out.read_bytes() == b"an older file"
+    assert run(capsys, "decode", str(nfc), "-o", str(out), "--force")[0] == 0
+    assert Image.open(out).size == (128, 128)
+    small = nfc.read_bytes()
+    assert run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "4", "-f", "--quiet")[0] == 0
+    assert len(nfc.read_bytes()) > len(small)
+
+
+@pytest.mark.parametrize("name", ["out.xyz", "out"])
+def test_decode_to_an_unknown_extension_is_a_usage_error(capsys, face_png, tmp_path, name):
+    nfc = tmp_path / "face.nfc"
+    run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "1")
+    code, _, err = run(capsys, "decode", str(nfc), "-o", str(tmp_path / name))
+    assert code == 2 and one_line_error(err) and f"-o {tmp_path / name}" in err and ".png" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.nfc", "face.png"]
+
+
+def test_decode_picks_the_format_from_the_extension(capsys, face_png, tmp_path):
+    nfc = tmp_path / "face.nfc"
+    run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "1")
+    assert run(capsys, "decode", str(nfc), "-o", str(tmp_path / "face.webp"))[0] == 0
+    assert Image.open(tmp_path / "face.webp").format == "WEBP"
 
 
 @pytest.mark.parametrize("quality", ["0", "99", "-2"])
@@ -55,14 +91,14 @@ def test_non_integer_quality_is_a_usage_error(capsys, face_png):
 
 def test_missing_input_exits_1(capsys, tmp_path):
     code, _, err = run(capsys, "decode", str(tmp_path / "none.nfc"))
-    assert code == 1 and one_line_error(err) and "no such file" in err
+    assert code == 1 and one_line_error(err) and f"{tmp_path / 'none.nfc'}: no such file" in err
 
 
 def test_not_an_image_exits_1(capsys, tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("not an image")
     code, _, err = run(capsys, "encode", str(p), "-o", str(tmp_path / "x.nfc"))
-    assert code == 1 and one_line_error(err)
+    assert code == 1 and one_line_error(err) and f"{p}: not an image" in err
     assert not (tmp_path / "x.nfc").exists()
 
 
@@ -73,7 +109,7 @@ def test_damaged_nfc_exits_1_and_writes_nothing(capsys, face_png, tmp_path):
     for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b"GIF89a" + data):
         nfc.write_bytes(damaged)
         code, _, err = run(capsys, "decode", str(nfc), "-o", str(tmp_path / "out.png"))
-        assert code == 1 and one_line_error(err)
+        assert code == 1 and one_line_error(err) and f"nfc: error: {nfc}: " in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.nfc", "face.png"]
 
 
@@ -90,19 +126,60 @@ def test_stdin_requires_an_output(capsys):
     assert code == 2 and "-o is required" in err
 
 
-def test_failed_write_leaves_no_temporary_files(capsys, face_png, tmp_path):
-    target = tmp_path / "sub"
-    target.mkdir()
-    code, _, err = run(capsys, "encode", str(face_png), "-o", str(target))  # a directory
-    assert code == 1 and one_line_error(err)
-    assert list(target.iterdir()) == []
+def test_a_missing_output_folder_is_named_not_a_temporary_file(capsys, face_png, tmp_path):
+    out = tmp_path / "missing" / "face.nfc"
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(out))
+    assert code == 1 and one_line_error(err) and ".tmp" not in err
+    assert f"{out}: the output folder {out.parent} does not exist" in err
+
+
+def test_failed_write_leaves_no_temporary_files(capsys, face_png, tmp_path, monkeypatch):
+    import os
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "link", full_disk)
+    out = tmp_path / "face.nfc"
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(out))
+    assert code == 1 and one_line_error(err) and "No space left" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png"]
 
 
 def test_help_explains_the_commands(capsys):
     code, out, _ = run(capsys, "--help")
-    assert code == 0 and all(c in out for c in ("encode", "decode", "info"))
+    assert code == 0 and all(c in out for c in ("encode", "decode", "info", "--version"))
     code, out, _ = run(capsys, "encode", "--help")
-    assert code == 0 and "--quality" in out
+    assert code == 0 and all(f in out for f in ("--quality", "--force", "--recursive", "--jobs", "--quiet"))
+
+
+def test_version_names_the_package_and_the_default_model(capsys):
+    import neuralcodec
+    from neuralcodec.models.catalog import DEFAULT_MODEL, spec_for
+
+    code, out, _ = run(capsys, "--version")
+    assert (
+        code == 0
+        and out.strip() == f"nfc {neuralcodec.__version__} (default model {spec_for(DEFAULT_MODEL).model_id})"
+    )
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "info", "bench"])
+def test_every_command_takes_quiet(command):
+    from neuralcodec.cli.main import build_parser
+
+    extra = ["-o", "out"] if command == "bench" else []
+    assert build_parser().parse_args([command, "x", "--quiet", *extra]).quiet
+
+
+def test_quiet_prints_nothing_but_errors(capsys, face_png, tmp_path):
+    nfc = tmp_path / "face.nfc"
+    assert run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "1", "--quiet") == (0, "", "")
+    assert run(capsys, "decode", str(nfc), "-o", str(tmp_path / "d.png"), "--quiet") == (0, "", "")
+    assert run(capsys, "info", str(nfc), "--quiet") == (0, "", "")
+    nfc.write_bytes(nfc.read_bytes()[:-2])
+    code, out, err = run(capsys, "info", str(nfc), "--quiet")
+    assert code == 1 and out == "" and one_line_error(err) and str(nfc) in err
 
 
 def test_stdin_stdout_pipeline(face_png):
@@ -111,7 +188,7 @@ def test_stdin_stdout_pipeline(face_png):
     enc = subprocess.run(
         cmd + ["encode", "-", "-o", "-"], input=face_png.read_bytes(), capture_output=True, check=True
     )
-    assert enc.stdout[:3] == b"NFC" and enc.stderr == b""
+    assert enc.stdout[:3] == b"NFC" and enc.stderr == b""  # no FutureWarning of torch either
     dec = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout, capture_output=True, check=True)
     assert Image.open(io.BytesIO(dec.stdout)).size == (128, 128)
     bad = subprocess.run(cmd + ["decode", "-", "-o", "-"], input=enc.stdout[:-3], capture_output=True)
@@ -156,14 +233,31 @@ def test_encode_with_a_pixel_roi_and_boost(capsys, face_png, tmp_path):
 def test_bad_roi_exits_2_with_one_line(capsys, face_png, tmp_path, args):
     code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), *args)
     assert code == 2 and one_line_error(err) and "roi" in err.lower()
+    assert args[-2] in err  # the flag at fault: --roi or --roi-boost
     assert not (tmp_path / "x.nfc").exists()
+
+
+def test_a_decoder_that_cannot_read_the_file_names_the_flag(capsys, face_png, tmp_path):
+    from neuralcodec.models.catalog import spec_for
+
+    beyond = max(spec_for("gan").qualities) + 1
+    nfc = tmp_path / "face.nfc"
+    assert run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", str(beyond))[0] == 0
+    code, _, err = run(capsys, "decode", str(nfc), "-o", str(tmp_path / "d.png"), "--decoder", "realistic")
+    assert code == 2 and one_line_error(err) and f"{nfc}: " in err
+    assert "faithful decoder (see --decoder)" in err and "decoder=" not in err
+
+
+def test_an_unknown_model_names_the_flag(capsys, face_png, tmp_path):
+    code, _, err = run(capsys, "encode", str(face_png), "-o", str(tmp_path / "x.nfc"), "-m", "nope")
+    assert code == 2 and one_line_error(err) and "unknown model 'nope'" in err and "-m/--model" in err
 
 
 def test_roi_auto_without_a_face_warns_and_encodes(capsys, tmp_path):
     grey = tmp_path / "grey.png"
     Image.new("RGB", (128, 128), (128, 128, 128)).save(grey)
     code, _, err = run(capsys, "encode", str(grey), "-o", str(tmp_path / "g.nfc"), "--roi", "auto")
-    assert code == 0 and "nfc: warning: no face found; encoding without ROI" in err
+    assert code == 0 and f"nfc: warning: {grey}: no face found; encoding without ROI" in err
     code, out, _ = run(capsys, "info", str(tmp_path / "g.nfc"))
     assert "roi:" not in out
 
@@ -286,7 +380,7 @@ def test_outputs_get_the_usual_permissions(capsys, face_png, tmp_path):
         assert run(capsys, "encode", str(face_png), "-o", str(out))[0] == 0
         assert stat.S_IMODE(out.stat().st_mode) == 0o644
         out.chmod(0o640)
-        assert run(capsys, "encode", str(face_png), "-o", str(out), "-q", "2")[0] == 0
+        assert run(capsys, "encode", str(face_png), "-o", str(out), "-q", "2", "-f")[0] == 0
         assert stat.S_IMODE(out.stat().st_mode) == 0o640
     finally:
         os.umask(old)

@@ -62,3 +62,40 @@ def test_box_without_shape_is_a_value_error():
 def test_finds_most_real_faces(real_faces):
     found = sum(faces.detect_face(p) is not None for p in real_faces)
     assert found >= len(real_faces) - 1
+
+
+def test_the_example_face_is_a_confident_detection(face):
+    (box, neighbours), *_ = sorted(faces.detections(face), key=lambda d: -d[0].w * d[0].h)
+    assert neighbours >= faces.MIN_CONFIDENT_NEIGHBORS
+    assert (
+        faces.detect_face(face, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) == box == faces.detect_face(face)
+    )
+
+
+def test_a_weak_detection_is_not_trusted(monkeypatch):
+    """A box with few neighbours (Haar's "face" on a cat or a door) is no face for roi="auto"."""
+    weak, strong = faces.Box(10, 10, 60, 60), faces.Box(40, 40, 30, 30)
+    monkeypatch.setattr(faces, "detections", lambda image: [(weak, faces.MIN_CONFIDENT_NEIGHBORS - 1)])
+    assert faces.detect_face(GREY) == weak  # masks keep every box
+    assert faces.detect_face(GREY, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) is None
+    found = [(weak, faces.MIN_CONFIDENT_NEIGHBORS - 1), (strong, faces.MIN_CONFIDENT_NEIGHBORS)]
+    monkeypatch.setattr(faces, "detections", lambda image: found)
+    assert faces.detect_face(GREY, min_neighbors=faces.MIN_CONFIDENT_NEIGHBORS) == strong
+    assert faces.detect_face(GREY) == weak  # the largest
+
+
+def test_the_confidence_tool_reports_faces_and_other_photos(tmp_path, face, capsys):
+    from PIL import Image
+
+    from tools import face_confidence
+
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "others").mkdir()
+    Image.fromarray(face).save(tmp_path / "faces" / "a.png")
+    Image.fromarray(GREY).save(tmp_path / "others" / "grey.png")
+    Image.fromarray(face).save(tmp_path / "others" / "person.png")
+    argv = ["--faces", str(tmp_path / "faces"), "--others", str(tmp_path / "others"), "--exclude", "person"]
+    assert face_confidence.main([*argv, "--nice", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{faces.MIN_CONFIDENT_NEIGHBORS}: 1.000" in out and "grey.png: none" in out
+    assert "person.png" not in out and "most neighbours of a box on the other photos: 0" in out

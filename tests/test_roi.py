@@ -245,3 +245,12 @@ def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
     section = (out / "summary.md").read_text()
     assert section.startswith("## ") and "python -m tools.eval_roi " in section
     assert "- Machine: " in section and "| 3 | roi+2 |" in section
+
+
+def test_auto_roi_ignores_a_weak_detection(face, monkeypatch):
+    """roi="auto" warns and codes without ROI where the only box has too few neighbours."""
+    box = faces.detect_face(face)
+    monkeypatch.setattr(faces, "detections", lambda image: [(box, faces.MIN_CONFIDENT_NEIGHBORS - 1)])
+    with pytest.warns(UserWarning, match="no face found"):
+        data = neuralcodec.compress(face, quality=2, roi="auto")
+    assert unpack(data).roi is None and data == neuralcodec.compress(face, quality=2)

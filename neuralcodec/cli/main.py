@@ -1,9 +1,11 @@
 """``nfc``: encode, decode and inspect .nfc face images.
 
-This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`.
-Exit codes: 0 success, 1 the input could not be coded (an NfcError or an I/O error),
-2 bad usage (unknown option, quality level that does not exist, output = input). Any other
-exception is a bug and keeps its traceback.
+This module only parses arguments and reports: the work is done by :mod:`neuralcodec.codec`,
+one file at a time by :mod:`neuralcodec.cli.coding`, many files by :mod:`neuralcodec.cli.batch`.
+Exit codes: 0 success, 1 an input could not be coded (an NfcError or an I/O error) or an
+output exists (``-f/--force`` replaces it), 2 bad usage (unknown option, quality level that
+does not exist, output = input, unknown output extension). Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,13 +17,25 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-STDIO = "-"
+from neuralcodec.cli.coding import (
+    STDIO,
+    Options,
+    UsageError,
+    code_file,
+    describe,
+    ignore_third_party_warnings,
+    read_input,
+    with_flag,
+)
+from neuralcodec.errors import InvalidOption
 
 EPILOG = """examples:
   nfc encode face.png -o face.nfc --quality 3
   nfc encode face.png -o face.nfc --size 1500     # the best quality that fits 1,500 bytes
   nfc encode face.png -o face.nfc --roi auto      # more bits on the face, same file size
   nfc decode face.nfc -o face.png
+  nfc encode photos/ -r -o nfc/ -j 2               # a whole tree; re-running skips what is done
+  nfc decode nfc/*.nfc -o png/
   nfc encode face.png -o face.nfc --model gan -q 2  # decodes with the realistic (GAN) decoder
   nfc decode face.nfc -o faithful.png --decoder faithful
   nfc info face.nfc
@@ -39,78 +53,98 @@ pillow-heif, ...) come with pip install 'neuralcodec[bench]'.
 """
 
 
-class UsageError(Exception):
-    """A mistake in the command line (exit code 2)."""
-
-
-def _read_input(name: str) -> bytes:
-    if name == STDIO:
-        return sys.stdin.buffer.read()
-    path = Path(name)
-    if not path.is_file():
-        raise OSError(f"{name}: no such file" if not path.exists() else f"{name}: not a regular file")
-    return path.read_bytes()
-
-
-def _write_output(name: str, data: bytes, source: str) -> None:
-    from neuralcodec.files import is_same_file, write_atomic
-
-    if name == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    if source != STDIO and is_same_file(Path(source), Path(name)):
-        raise UsageError(f"refusing to overwrite the input file {source}")
-    write_atomic(Path(name), data)
-
-
 def _default_output(source: str, suffix: str) -> str:
     if source == STDIO:
         raise UsageError("-o is required when reading from standard input")
     return str(Path(source).with_suffix(suffix))
 
 
-def cmd_encode(args: argparse.Namespace) -> int:
-    import neuralcodec
-    from neuralcodec.roi import parse_roi
+def _is_batch(args: argparse.Namespace) -> bool:
+    """Several inputs, a folder, or -o naming a folder: code into a folder (cli/batch.py)."""
+    out = args.output
+    return (
+        len(args.input) > 1
+        or any(name != STDIO and Path(name).is_dir() for name in args.input)
+        or (out not in (None, STDIO) and Path(out).is_dir())
+    )
 
-    out = args.output or _default_output(args.input, ".nfc")
-    quality = args.quality
-    roi = None if args.roi is None else parse_roi(args.roi)
+
+def _code(args: argparse.Namespace, options: Options, suffix: str) -> int:
+    if not _is_batch(args):
+        source = args.input[0]
+        outcome = code_file(source, args.output or _default_output(source, suffix), options)
+        for warning in () if args.quiet else outcome.warnings:
+            print(f"nfc: warning: {warning}", file=sys.stderr)
+        if outcome.error is not None:
+            print(f"nfc: error: {outcome.error}", file=sys.stderr)
+            return 2 if outcome.usage else 1
+        if outcome.note and not args.quiet:
+            print(outcome.note, file=sys.stderr)
+        return 0
+    from neuralcodec.cli import batch
+
+    if args.output is None:
+        raise UsageError("-o OUTDIR is needed with several inputs or a folder")
+    out_dir = Path(args.output)
+    if args.output == STDIO or (out_dir.exists() and not out_dir.is_dir()):
+        raise UsageError(f"-o {args.output}: several inputs or a folder need an output folder")
+    tasks = batch.plan(args.input, out_dir, args.recursive, options.command)
+    return batch.run(tasks, options, args.jobs, args.quiet)
+
+
+def _check_quality(model: str, quality: int | None) -> None:
+    """Refuse a quality the model lacks before any file is read (the catalog needs no torch)."""
+    from neuralcodec.models.catalog import spec_for
+
+    spec = spec_for(model)
+    if quality is not None and quality not in spec.qualities:
+        raise InvalidOption(
+            f"model {spec.alias} has no quality {quality}; its qualities are {spec.range_text}",
+            option="quality",
+        )
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    roi = None
+    if args.roi is not None:
+        from neuralcodec.roi import parse_roi
+
+        roi = parse_roi(args.roi)
     if args.roi_boost is not None and roi is None:
         raise UsageError("--roi-boost needs --roi")
-    roi_levels = None if args.roi_boost is None else (args.roi_boost, None)  # level offsets
-    data = neuralcodec.compress(
-        _read_input(args.input),
-        quality=quality,
+    if args.roi_boost is not None and (args.roi_boost * 4) % 1:
+        raise UsageError(f"--roi-boost must be a multiple of 0.25 levels, not {args.roi_boost:g}")
+    _check_quality(args.model, args.quality)
+    options = Options(
+        command="encode",
+        force=args.force,
+        quality=args.quality,
         model=args.model,
         roi=roi,
-        roi_levels=roi_levels,
+        roi_levels=None if args.roi_boost is None else (args.roi_boost, None),  # level offsets
         target_bytes=args.size,
     )
-    _write_output(out, data, args.input)
-    if out != STDIO and not args.quiet:
-        info = neuralcodec.inspect(data)
-        print(
-            f"{out}: {info.width}x{info.height}, {info.file_bytes} bytes, {info.bpp:.3f} bpp", file=sys.stderr
-        )
-    return 0
+    return _code(args, options, ".nfc")
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    import neuralcodec
-    from neuralcodec.imaging import encode_image_file
+    return _code(args, Options(command="decode", force=args.force, decoder=args.decoder), ".png")
 
-    out = args.output or _default_output(args.input, ".png")
-    img = neuralcodec.decompress(_read_input(args.input), decoder=args.decoder)
-    _write_output(out, encode_image_file(img, Path(out if out != STDIO else "out.png")), args.input)
-    return 0
+
+class _FileFailed(Exception):
+    """A command's one file could not be read (exit code 1); the message names it."""
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     import neuralcodec
+    from neuralcodec.errors import NfcError
 
-    info = neuralcodec.inspect(_read_input(args.input))
+    try:
+        info = neuralcodec.inspect(read_input(args.input))
+    except (NfcError, OSError) as exc:
+        raise _FileFailed(describe(exc, args.input)) from None
+    if args.quiet:
+        return 0
     if args.json:
         print(
             json.dumps(
@@ -175,7 +209,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     codecs = [n.strip() for n in args.codecs.split(",") if n.strip()]
     command = ["nfc", *args.argv]
     summary = suite.run(args.data, codecs, args.output, options, command=command)
-    print(summary.read_text())
+    if not args.quiet:
+        print(summary.read_text())
     return 0
 
 
@@ -191,7 +226,29 @@ def _models_help() -> str:
     return "; ".join(lines)
 
 
+def _add_file_flags(command: argparse.ArgumentParser) -> None:
+    """The flags encode and decode share: overwriting, folders, workers, quiet."""
+    command.add_argument(
+        "-f", "--force", action="store_true", help="replace existing outputs (default: never replace one)"
+    )
+    command.add_argument(
+        "-r", "--recursive", action="store_true", help="code the files in folders, and in their sub-folders"
+    )
+    command.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes for several files (default 1); they share the CPU threads",
+    )
+    command.add_argument(
+        "--quiet", action="store_true", help="print errors only: no progress bar, summary or warnings"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from neuralcodec import __version__
     from neuralcodec.models.catalog import DECODERS, DEFAULT_MODEL, DEFAULT_QUALITY, MODELS, spec_for
 
     default = spec_for(DEFAULT_MODEL)
@@ -202,15 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--version", action="version", version=f"nfc {__version__} (default model {default.model_id})"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     enc = sub.add_parser(
-        "encode", help="image -> .nfc", description="Compress an image (PNG, JPEG, ...) to .nfc."
+        "encode",
+        help="image -> .nfc",
+        description="Compress images (PNG, JPEG, ...) to .nfc: one file, or many into a folder.",
     )
-    enc.add_argument("input", help="image file, or - for standard input")
+    enc.add_argument("input", nargs="+", help="image files or folders, or - for standard input")
     enc.add_argument(
-        "-o", "--output", help="output .nfc file, or - for standard output (default: INPUT with .nfc)"
+        "-o",
+        "--output",
+        help="output .nfc file, or - for standard output (default: INPUT with .nfc); with several "
+        "inputs or a folder: the output folder (created if missing)",
     )
+    _add_file_flags(enc)
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument(
         "-q",
@@ -243,18 +309,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="quality levels added inside the ROI, a multiple of 0.25 (default: 2); "
         "the outside level is chosen to keep the file size",
     )
-    enc.add_argument("--quiet", action="store_true", help="print nothing on success")
     enc.set_defaults(func=cmd_encode)
 
-    dec = sub.add_parser("decode", help=".nfc -> image", description="Decode an .nfc file to an image.")
-    dec.add_argument("input", help=".nfc file, or - for standard input")
+    dec = sub.add_parser(
+        "decode",
+        help=".nfc -> image",
+        description="Decode .nfc files to images: one file, or many into a folder.",
+    )
+    dec.add_argument("input", nargs="+", help=".nfc files or folders, or - for standard input")
     dec.add_argument(
         "-o",
         "--output",
-        help=(
-            "output image; its extension picks the format (default: INPUT with .png; - writes PNG to stdout)"
-        ),
+        help="output image; its extension picks the format (default: INPUT with .png; - writes PNG "
+        "to standard output); with several inputs or a folder: the output folder, written as PNG",
     )
+    _add_file_flags(dec)
     realistic = [f"{s.alias}: qualities {s.range_text}" for s in MODELS if s.decoder == "realistic"]
     dec.add_argument(
         "--decoder",
@@ -269,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("input", help=".nfc file, or - for standard input")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument(
+        "--quiet", action="store_true", help="print nothing: the exit code says whether the file is valid"
+    )
     info.set_defaults(func=cmd_info)
 
     bench = sub.add_parser(
@@ -324,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="target rate of the visual grid (default 0.25)",
     )
     bench.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
+    bench.add_argument("--quiet", action="store_true", help="print nothing (the summary is in OUT)")
     bench.add_argument(
         "--speed-batch",
         type=_positive_int,
@@ -344,16 +417,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     # The library (and torch) is imported only now, so that --help and usage errors are instant.
-    # CompressAI's import trips a deprecation warning of torch that users can do nothing about.
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
-    from neuralcodec.errors import InvalidOption, NfcError
+    ignore_third_party_warnings()
+    from neuralcodec.errors import NfcError
 
     warnings.showwarning = _one_line_warning
 
     try:
         return args.func(args)
-    except (UsageError, InvalidOption) as exc:
+    except UsageError as exc:
         parser.exit(2, f"nfc: error: {exc}\n")
+    except InvalidOption as exc:
+        parser.exit(2, f"nfc: error: {with_flag(exc)}\n")
+    except _FileFailed as exc:
+        parser.exit(1, f"nfc: error: {exc}\n")
     except NfcError as exc:
         parser.exit(1, f"nfc: error: {exc}\n")
     except OSError as exc:

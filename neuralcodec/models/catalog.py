@@ -100,7 +100,7 @@ def spec_for(name: str) -> ModelSpec:
         if name in (spec.alias, spec.model_id):
             return spec
     known = ", ".join(f"{s.alias} ({s.model_id})" for s in MODELS)
-    raise InvalidOption(f"unknown model {name!r}; available: {known}")
+    raise InvalidOption(f"unknown model {name!r}; available: {known}", option="model")
 
 
 def spec_for_hash(id_hash: int) -> ModelSpec:
@@ -115,8 +115,10 @@ def spec_for_hash(id_hash: int) -> ModelSpec:
 def decoder_spec(spec: ModelSpec, decoder: str) -> ModelSpec:
     """The member of ``spec``'s family with the given decoder; ValueError when it has none."""
     if decoder not in DECODERS:
-        raise InvalidOption(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+        raise InvalidOption(
+            f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}", option="decoder"
+        )
     for other in MODELS:
         if other.family == spec.family and other.decoder == decoder:
             return other
-    raise InvalidOption(f"model {spec.family} has no {decoder} decoder")
+    raise InvalidOption(f"model {spec.family} has no {decoder} decoder", option="decoder")
