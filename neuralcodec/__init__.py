@@ -29,7 +29,9 @@ __version__ = "0.1.0"
 
 _CODEC_API = (
     "compress",
+    "compress_batch",
     "decompress",
+    "decompress_batch",
     "inspect",
     "available_qualities",
     "default_quality",
