@@ -198,7 +198,8 @@ def compress_batch(
 
 
 #: Most pixels (padded) a batch function holds in its tensors at a time; larger batches are
-#: coded in runs of this size. 2 Mpx keep the decoder's stacked synthesis under about 0.5 GB.
+#: coded in runs of this size (the latents and float64 entropy parameters of 2 Mpx take
+#: about 50 MB).
 BATCH_PIXELS = 1 << 21
 
 _T = TypeVar("_T")
@@ -364,9 +365,9 @@ def decompress_batch(files: Iterable[NfcInput], decoder: str | None = None) -> l
     """:func:`decompress` of many files: the same pixels, file for file.
 
     Files of any models, qualities and sizes may be mixed; those of one model are decoded
-    together (one coder call for all their streams, one synthesis per stack of latents of one
-    size; :meth:`FaceHyperprior.decompress_batch`), up to :data:`BATCH_PIXELS` pixels at a
-    time. A bad file raises its NfcError with ``file i:`` before the message.
+    together (one coder call for all their streams; :meth:`FaceHyperprior.decompress_batch`),
+    up to :data:`BATCH_PIXELS` pixels at a time. A bad file raises its NfcError with ``file i:``
+    before the message.
     """
     parsed = []
     for i, data in enumerate(files):

@@ -20,7 +20,7 @@ def _sized(face: np.ndarray, h: int, w: int, shift: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mixed(face) -> list[np.ndarray]:
-    """Faces of three sizes, interleaved, so that stacks of one size are not consecutive."""
+    """Faces of four sizes, interleaved."""
     sizes = [(128, 128), (97, 131), (128, 128), (64, 200), (128, 128), (97, 131), (1, 1)]
     return [_sized(face, h, w, shift=7 * i) for i, (h, w) in enumerate(sizes)]
 
@@ -92,7 +92,9 @@ def test_many_real_faces_code_the_same_in_a_batch(real_faces, face):
     """Stacked synthesis against one image at a time, on real faces: floats that differed in
     the last bits would change some pixels here."""
     faces = [np.asarray(Image.open(p).convert("RGB")) for p in real_faces]
-    faces += [np.ascontiguousarray(f[:, ::-1]) for f in faces] + [np.ascontiguousarray(f[::-1]) for f in faces]
+    faces += [np.ascontiguousarray(f[:, ::-1]) for f in faces] + [
+        np.ascontiguousarray(f[::-1]) for f in faces
+    ]
     for quality in (2, 8):
         files = neuralcodec.compress_batch(faces, quality=quality)
         assert files == [neuralcodec.compress(f, quality=quality) for f in faces]

@@ -397,11 +397,12 @@ class FaceHyperprior(nn.Module):
         ::
 
             hyper streams --one coder call--> z_hat --per image, float64--> mean, scale, indexes
-            latent streams --one coder call--> y_hat --synthesis on stacked latents of one size--> x_hat
+            latent streams --one coder call--> y_hat --synthesis, per image--> x_hat
 
-        The entropy parameters are computed image by image (see :meth:`_entropy_parameters`);
-        the synthesis of a stack gives the same floats as image by image (tested), so latents
-        of one size are stacked. Raises :class:`CorruptBitstream` for the first bad stream.
+        The transforms run image by image, as in :meth:`analyse_batch`: a stack of 5 faces
+        through the synthesis gave other pixels than one face at a time (oneDNN's deconvolution
+        blocks a batch differently; 2 threads, measured). Raises :class:`CorruptBitstream` for
+        the first bad stream.
         """
         hyper_shapes = [torch.Size((1, self.config.hyper_width, *e.hyper_hw)) for e in encoded]
         z_symbols = decode_symbols_batch(
@@ -428,21 +429,13 @@ class FaceHyperprior(nn.Module):
         y_symbols = decode_symbols_batch(
             [e.latent_stream for e in encoded], latent_indexes, self._tables(self.latent_entropy)
         )
-        synthesis_inputs = []
+        x_hats = []
         for symbols, mean, inverse_gain in zip(y_symbols, means, inverse_gains, strict=True):
             y_hat = (torch.from_numpy(symbols).double() + mean).float()
             if not torch.isfinite(y_hat).all():
                 raise CorruptBitstream("decoded latent is not finite")
-            synthesis_inputs.append(y_hat * inverse_gain)
-        x_hats: list[Tensor | None] = [None] * len(encoded)
-        by_shape: dict[torch.Size, list[int]] = {}
-        for i, y in enumerate(synthesis_inputs):
-            by_shape.setdefault(y.shape, []).append(i)
-        for members in by_shape.values():
-            stacked = self.synthesis.infer(torch.cat([synthesis_inputs[i] for i in members]))
-            for k, i in enumerate(members):
-                x_hats[i] = stacked[k : k + 1].clamp_(0.0, 1.0)
-        return [x for x in x_hats if x is not None]
+            x_hats.append(self.synthesis.infer(y_hat * inverse_gain).clamp_(0.0, 1.0))
+        return x_hats
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Like nn.Module's, but first resizes the CDF-table buffers to the saved sizes."""
