@@ -192,7 +192,7 @@ def compress_batch(
                 yield rgb, request.box(rgb)
 
     out: list[bytes] = []
-    for run in _runs(loaded(), lambda item: _padded_pixels(item[0].shape[:2])):
+    for run in _runs(loaded(), lambda item: _padded_pixels((item[0].shape[0], item[0].shape[1]))):
         out += _compress_loaded(request, [rgb for rgb, _ in run], [box for _, box in run])
     return out
 
