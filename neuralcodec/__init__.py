@@ -6,7 +6,8 @@
     >>> sharp = neuralcodec.decompress(data, decoder="realistic")  # the GAN decoder
 
 The codec functions load torch on first use, so that importing the package (and ``nfc --help``)
-stays fast.
+stays fast. Importing it registers the .nfc format with Pillow (:mod:`neuralcodec.pillow_plugin`):
+``Image.open("face.nfc")`` and ``img.save("face.nfc", quality=3)`` work.
 """
 
 from neuralcodec.errors import (
@@ -24,12 +25,17 @@ from neuralcodec.errors import (
     UnsupportedVersion,
 )
 from neuralcodec.models.catalog import DEFAULT_QUALITY
+from neuralcodec.pillow_plugin import register as _register_pillow_plugin
 
 __version__ = "0.1.0"
 
+_register_pillow_plugin()
+
 _CODEC_API = (
     "compress",
+    "compress_batch",
     "decompress",
+    "decompress_batch",
     "inspect",
     "available_qualities",
     "default_quality",

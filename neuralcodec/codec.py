@@ -18,9 +18,15 @@ offsets, ``*_quarter_steps``): the glossary in :mod:`neuralcodec.models.hyperpri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 from PIL import Image
 
 from neuralcodec import imaging
@@ -28,7 +34,7 @@ from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.container.spec import (
     QUARTER_STEPS_PER_LEVEL,
 )
-from neuralcodec.errors import CorruptHeader, InvalidOption
+from neuralcodec.errors import CorruptHeader, InvalidImage, InvalidOption, NfcError
 from neuralcodec.models.catalog import (
     DEFAULT_MODEL,
     ModelSpec,
@@ -37,7 +43,7 @@ from neuralcodec.models.catalog import (
     spec_for,
     spec_for_hash,
 )
-from neuralcodec.models.hyperprior import EncodedLatents
+from neuralcodec.models.hyperprior import EncodedLatents, LevelRegion
 from neuralcodec.models.registry import load_model
 from neuralcodec.roi import (
     ROI_DEFAULT_BOOST_LEVELS,
@@ -100,16 +106,21 @@ def default_quality(model: str = DEFAULT_MODEL) -> int:
     return spec_for(model).default_quality
 
 
+def _is_integer(value) -> bool:
+    """An int or a numpy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_quality(quality: int | None, model: str) -> int:
     if quality is None:
         return default_quality(model)
     levels = available_qualities(model)
-    if isinstance(quality, bool) or not isinstance(quality, int) or quality not in levels:
+    if not _is_integer(quality) or int(quality) not in levels:
         raise InvalidOption(
             f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}",
             option="quality",
         )
-    return quality
+    return int(quality)
 
 
 def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock | None = None) -> bytes:
@@ -152,14 +163,101 @@ def compress(
     so that the file keeps the size it has without ROI. InvalidOption (a ValueError) for an
     ROI outside the image, an empty one, or offsets beyond the model's levels.
     """
+    request = _request(quality, model, roi, roi_levels, target_bytes)
+    rgb = imaging.load_rgb(image)
+    return _compress_loaded(request, [rgb], [request.box(rgb)])[0]
+
+
+def compress_batch(
+    images: Iterable[imaging.ImageInput],
+    quality: int | None = None,
+    model: str = DEFAULT_MODEL,
+    roi: RoiInput = None,
+    roi_levels: tuple[float, float | None] | None = None,
+    target_bytes: int | None = None,
+) -> list[bytes]:
+    """:func:`compress` of many images with the same options: the same bytes, image for image.
+
+    Images of any sizes may be mixed. The coder codes every stream of a batch in one call
+    and the per-call work of the model is done once (:meth:`FaceHyperprior.analyse_batch`);
+    images are read and coded in runs of up to :data:`BATCH_PIXELS` pixels. An image that
+    cannot be read raises its NfcError (or its ROI's InvalidOption) with ``image i:`` before
+    the message.
+    """
+    request = _request(quality, model, roi, roi_levels, target_bytes)
+
+    def loaded() -> Iterator[tuple[np.ndarray, tuple[int, int, int, int] | None]]:
+        for i, image in enumerate(images):
+            with _naming(f"image {i}"):
+                rgb = imaging.load_rgb(image)
+                yield rgb, request.box(rgb)
+
+    out: list[bytes] = []
+    for run in _runs(loaded(), lambda item: _padded_pixels((item[0].shape[0], item[0].shape[1]))):
+        out += _compress_loaded(request, [rgb for rgb, _ in run], [box for _, box in run])
+    return out
+
+
+#: Most pixels (padded) a batch function holds in its tensors at a time; larger batches are
+#: coded in runs of this size (the latents and float64 entropy parameters of 2 Mpx take
+#: about 50 MB).
+BATCH_PIXELS = 1 << 21
+
+_T = TypeVar("_T")
+
+
+def _padded_pixels(size: tuple[int, int]) -> int:
+    height, width = size
+    return -(-height // STRIDE) * STRIDE * -(-width // STRIDE) * STRIDE
+
+
+def _runs(items: Iterable[_T], pixels: Callable[[_T], int]) -> Iterator[list[_T]]:
+    """Consecutive runs of ``items`` of at most BATCH_PIXELS pixels (at least one item each),
+    taken from ``items`` only as each run is needed."""
+    run: list[_T] = []
+    total = 0
+    for item in items:
+        n = pixels(item)
+        if run and total + n > BATCH_PIXELS:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += n
+    if run:
+        yield run
+
+
+@contextmanager
+def _naming(what: str) -> Iterator[None]:
+    """Re-raise an NfcError or InvalidOption with ``what: `` before its message."""
+    try:
+        yield
+    except (NfcError, InvalidOption) as exc:
+        raise type(exc)(f"{what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Request:
+    """compress()'s options, checked: the model, the rate (a quality or a byte budget), the ROI."""
+
+    spec: ModelSpec
+    rate: int | _ByteBudget
+    roi: RoiInput
+    roi_levels: tuple[float, float | None]
+
+    def box(self, rgb) -> tuple[int, int, int, int] | None:
+        return None if self.roi is None else roi_box(self.roi, rgb)
+
+
+def _request(quality, model, roi, roi_levels, target_bytes) -> _Request:
     spec = spec_for(model)
     rate: int | _ByteBudget
     if target_bytes is not None:
         if quality is not None:
             raise InvalidOption("give quality or target_bytes, not both")
-        if isinstance(target_bytes, bool) or not isinstance(target_bytes, int) or target_bytes < 1:
+        if not _is_integer(target_bytes) or target_bytes < 1:
             raise InvalidOption(f"target_bytes must be a positive integer, not {target_bytes!r}")
-        rate = _ByteBudget(target_bytes)
+        rate = _ByteBudget(int(target_bytes))
     else:
         rate = _check_quality(quality, spec.alias)
     if roi_levels is not None and roi is None:
@@ -167,11 +265,17 @@ def compress(
     roi_levels = (ROI_DEFAULT_BOOST_LEVELS, None) if roi_levels is None else roi_levels
     if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
-    rgb = imaging.load_rgb(image)
-    box = None if roi is None else roi_box(roi, rgb)
+    return _Request(spec, rate, roi, (roi_levels[0], roi_levels[1]))
+
+
+def _compress_loaded(request: _Request, rgbs: list, boxes: list) -> list[bytes]:
+    rate = request.rate
     if isinstance(rate, _ByteBudget):
-        return _encode_to_fit(spec, rate.max_bytes, rgb, box, roi_levels)
-    return _encode(spec, rate, rgb, box, roi_levels)
+        return [
+            _encode_to_fit(request.spec, rate.max_bytes, rgb, box, request.roi_levels)
+            for rgb, box in zip(rgbs, boxes, strict=True)
+        ]
+    return _encode_batch(request.spec, rate, rgbs, boxes, request.roi_levels)
 
 
 @dataclass(frozen=True)
@@ -189,7 +293,7 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
     lo, hi = 0, len(qualities) - 1
     while lo <= hi:  # bisect the qualities: sizes grow with quality
         mid = (lo + hi) // 2
-        data = _encode(spec, qualities[mid], rgb, box, roi_levels)
+        data = _encode_batch(spec, qualities[mid], [rgb], [box], roi_levels)[0]
         if len(data) <= target_bytes:
             best, lo = data, mid + 1
         else:
@@ -204,17 +308,31 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
     return best
 
 
-def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
-    height, width = rgb.shape[:2]
+def _encode_batch(spec: ModelSpec, quality: int, rgbs: list, boxes: list, roi_levels) -> list[bytes]:
+    """The files of ``rgbs`` at ``quality``: the images without an ROI box coded together,
+    those with one each on its own (an ROI file's rate search codes its latent many times)."""
     net = load_model(spec.alias)
     level_index = quality - 1
-    analysed = net.analyse(imaging.to_padded_tensor(rgb, STRIDE), level_index=level_index)
+    tensors = [imaging.to_padded_tensor(rgb, STRIDE) for rgb in rgbs]
+    analysed = net.analyse_batch(tensors, level_index=level_index)
+    files: list[bytes | None] = [None] * len(rgbs)
+    plain = [i for i, box in enumerate(boxes) if box is None]
+    for i, encoded in zip(plain, net.code_latents([analysed[i] for i in plain]), strict=True):
+        height, width = rgbs[i].shape[:2]
+        files[i] = _pack(spec, quality, width, height, encoded)
+    for i, box in enumerate(boxes):
+        if box is not None:
+            files[i] = _encode_roi(spec, net, quality, rgbs[i].shape[:2], analysed[i], box, roi_levels)
+    return [f for f in files if f is not None]
+
+
+def _encode_roi(spec: ModelSpec, net, quality: int, size, analysed, box, roi_levels) -> bytes:
+    height, width = size
+    level_index = quality - 1
 
     def pack_roi(encoded: EncodedLatents, block: RoiBlock | None) -> bytes:
         return _pack(spec, quality, width, height, encoded, block)
 
-    if box is None:
-        return pack_roi(net.code_latent(analysed), None)
     cells = roi_cells(box, (analysed.y_scaled.shape[2], analysed.y_scaled.shape[3]))
     low, high = quarter_steps_range(net, level_index)
     inside = quarter_steps(roi_levels[0], "inside")
@@ -232,13 +350,85 @@ def _encode(spec: ModelSpec, quality: int, rgb, box, roi_levels) -> bytes:
     return pack_roi(net.code_latent(analysed, coded_region), roi_block(cells, inside, outside))
 
 
-def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
-    """Decode .nfc bytes to an RGB PIL image of the original size.
+NfcInput = bytes | bytearray | memoryview | str | os.PathLike
+"""An .nfc file's bytes, or its path."""
+
+
+def decompress(data: NfcInput, decoder: str | None = None) -> Image.Image:
+    """Decode an .nfc file (its bytes, or a path to it) to an RGB PIL image of the original size.
 
     ``decoder``: None decodes the way the file's writer chose (the model id in the header);
     ``"faithful"`` or ``"realistic"`` picks that decoder of the file's model family instead
     (ValueError where the family has none, or it was not trained for the file's quality).
     """
+    return _decode_parsed([_parse(_read(data), decoder)])[0]
+
+
+def decompress_batch(files: Iterable[NfcInput], decoder: str | None = None) -> list[Image.Image]:
+    """:func:`decompress` of many files: the same pixels, file for file.
+
+    Files of any models, qualities and sizes may be mixed; those of one model are decoded
+    together (one coder call for all their streams; :meth:`FaceHyperprior.decompress_batch`),
+    up to :data:`BATCH_PIXELS` pixels at a time. A bad file raises its NfcError with ``file i:``
+    before the message.
+    """
+    parsed = []
+    for i, data in enumerate(files):
+        with _naming(f"file {i}"):
+            parsed.append(_parse(_read(data), decoder))
+    images: list[Image.Image | None] = [None] * len(parsed)
+    by_model: dict[str, list[int]] = {}
+    for i, p in enumerate(parsed):
+        by_model.setdefault(p.spec.alias, []).append(i)
+    for members in by_model.values():
+        for indexes in _runs(
+            members, lambda i: _padded_pixels((parsed[i].file.height, parsed[i].file.width))
+        ):
+            try:
+                decoded = _decode_parsed([parsed[i] for i in indexes])
+            except NfcError:
+                for i in indexes:  # find the bad file, to name it
+                    with _naming(f"file {i}"):
+                        _decode_parsed([parsed[i]])
+                raise
+            for i, image in zip(indexes, decoded, strict=True):
+                images[i] = image
+    return [image for image in images if image is not None]
+
+
+def _read(data: NfcInput) -> bytes:
+    """An .nfc file's bytes, read from ``data`` where it is a path."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if not isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"expected .nfc bytes or a path, not {type(data).__name__}")
+    path = os.fspath(data)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InvalidImage(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InvalidImage(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidImage(f"{path}: cannot read ({exc.strerror})") from None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A checked .nfc file and the decoder that will decode it."""
+
+    file: NfcFile
+    spec: ModelSpec
+    region: LevelRegion | None
+
+    @property
+    def encoded(self) -> EncodedLatents:
+        hyper_hw = (-(-self.file.height // STRIDE), -(-self.file.width // STRIDE))
+        return EncodedLatents(self.file.streams[0], self.file.streams[1], hyper_hw=hyper_hw)
+
+
+def _parse(data: bytes, decoder: str | None) -> _Parsed:
     f = unpack(data)
     spec = spec_for_hash(f.model_hash)
     if decoder is not None:
@@ -256,12 +446,17 @@ def decompress(data: bytes, decoder: str | None = None) -> Image.Image:
     if len(f.streams) != 2:
         raise CorruptHeader(f"model {spec.model_id} expects 2 streams, the file has {len(f.streams)}")
     hyper_hw = (-(-f.height // STRIDE), -(-f.width // STRIDE))
-    encoded = EncodedLatents(f.streams[0], f.streams[1], hyper_hw=hyper_hw)
-    region = None
-    if f.roi is not None:
-        region = checked_region(f.roi, net, f.quality - 1, hyper_hw)
-    x_hat = net.decompress(encoded, level_index=f.quality - 1, region=region)
-    return imaging.to_image(x_hat, f.width, f.height)
+    region = None if f.roi is None else checked_region(f.roi, net, f.quality - 1, hyper_hw)
+    return _Parsed(f, spec, region)
+
+
+def _decode_parsed(parsed: Sequence[_Parsed]) -> list[Image.Image]:
+    """Decode files of one model together."""
+    net = load_model(parsed[0].spec.alias)
+    x_hats = net.decompress_batch(
+        [p.encoded for p in parsed], [p.file.quality - 1 for p in parsed], [p.region for p in parsed]
+    )
+    return [imaging.to_image(x, p.file.width, p.file.height) for x, p in zip(x_hats, parsed, strict=True)]
 
 
 def inspect(data: bytes) -> FileInfo:

@@ -8,6 +8,12 @@ Input rules (also in docs/format.md, "Input images"):
 * Transparency (RGBA, LA, palette with transparency) is flattened onto white, with a
   :class:`UserWarning`: the codec stores no alpha.
 * Floating-point images are refused (:class:`InvalidImage`): their range is ambiguous.
+* An embedded ICC profile is applied: the pixels are converted to sRGB with Pillow's ImageCms
+  (perceptual intent), so a Display-P3 photo keeps its colours. A profile that names sRGB is
+  taken as is; one that LittleCMS cannot use is ignored with a :class:`UserWarning`.
+* Images of several frames (animated GIF, APNG or WebP, multi-page TIFF) are refused
+  (:class:`InvalidImage`): .nfc holds one picture, and coding frame 0 alone would lose the
+  rest without a word. MPO (a JPEG photo with previews or depth maps) codes its first, main image.
 * Images over :data:`~neuralcodec.container.spec.MAX_PIXELS` are refused before decoding.
 
 The decoder always returns 8-bit RGB at the original width and height.
@@ -23,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from neuralcodec.container.spec import MAX_PIXELS
 from neuralcodec.errors import InvalidImage, InvalidOption, LimitExceeded
 
-ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
+ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes | bytearray | memoryview
 
 
 def _check_size(width: int, height: int) -> None:
@@ -36,6 +42,15 @@ def _check_size(width: int, height: int) -> None:
         raise InvalidImage(f"image is empty ({width}x{height})")
     if width * height > MAX_PIXELS:
         raise LimitExceeded(f"image {width}x{height} exceeds the {MAX_PIXELS}-pixel cap")
+
+
+def _check_frames(img: Image.Image) -> None:
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1 and img.format != "MPO":
+        raise InvalidImage(
+            f"{img.format or 'the'} image has {frames} frames; .nfc holds one: save the frame to "
+            "code as its own image first"
+        )
 
 
 def _open(source: str | os.PathLike | bytes) -> Image.Image:
@@ -75,10 +90,37 @@ def _sixteen_to_eight(wide: np.ndarray) -> np.ndarray:
     return np.round(np.clip(wide, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
 
 
+def _to_srgb(img: Image.Image) -> Image.Image:
+    """``img`` converted from its embedded ICC profile to sRGB (RGB, or RGBA with alpha)."""
+    icc = img.info.get("icc_profile")
+    if not icc:
+        return img
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
+            return img
+        if img.mode in ("P", "PA", "1"):
+            img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+        out_mode = "RGBA" if img.mode in ("RGBA", "LA", "PA") else "RGB"
+        converted = ImageCms.profileToProfile(
+            img, profile, _SRGB_PROFILE, ImageCms.Intent.PERCEPTUAL, outputMode=out_mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        message = f"cannot apply the image's ICC profile ({exc}); coding its values as sRGB"
+        warnings.warn(message, stacklevel=4)
+        return img
+    assert converted is not None  # profileToProfile returns the image unless inPlace
+    return converted
+
+
+_SRGB_PROFILE = ImageCms.createProfile("sRGB")
+
+
 def _from_pil(img: Image.Image) -> np.ndarray:
     # Pillow reports malformed EXIF or unusual modes with assorted exception types.
+    _check_frames(img)
     try:
-        img = ImageOps.exif_transpose(img)
+        img = _to_srgb(ImageOps.exif_transpose(img))
         mode = img.mode
         if mode == "F":
             raise InvalidImage("floating-point images are not supported")
@@ -117,6 +159,8 @@ def load_rgb(image: ImageInput) -> np.ndarray:
     if isinstance(image, Image.Image):
         _check_size(*image.size)
         return _from_pil(image)
+    if isinstance(image, (bytearray, memoryview)):
+        image = bytes(image)
     if isinstance(image, (str, os.PathLike, bytes)):
         return _from_pil(_open(image))
     raise TypeError(f"expected a PIL image, a numpy array, a path or bytes, not {type(image).__name__}")

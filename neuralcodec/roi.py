@@ -19,9 +19,12 @@ Rate-axis names (``level_index`` 0-based, ``level_position``, level offsets,
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import warnings
 from collections.abc import Sequence
+
+import numpy as np
 
 from neuralcodec.container import RoiBlock
 from neuralcodec.container.spec import (
@@ -78,7 +81,7 @@ def roi_box(roi: RoiInput, rgb) -> tuple[int, int, int, int] | None:
     if (
         not isinstance(roi, Sequence)
         or len(roi) != 4
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
+        or not all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in roi)
     ):
         raise InvalidOption(
             f"ROI must be 'auto' or (x, y, w, h) integers in pixels, not {roi!r}", option="roi"
@@ -112,8 +115,8 @@ def _position_range(net: FaceHyperprior) -> tuple[float, float]:
 def quarter_steps(level_offset: float, what: str) -> int:
     """A level offset -> quarter steps; InvalidOption unless it is a finite multiple of 1/4."""
     number = (
-        isinstance(level_offset, (int, float))
-        and not isinstance(level_offset, bool)
+        isinstance(level_offset, numbers.Real)
+        and not isinstance(level_offset, (bool, np.bool_))
         and math.isfinite(level_offset)
     )
     steps = level_offset * QUARTER_STEPS_PER_LEVEL if number else None
@@ -123,7 +126,7 @@ def quarter_steps(level_offset: float, what: str) -> int:
             f"not {level_offset!r}",
             option="roi_levels",
         )
-    return round(steps)
+    return int(round(steps))
 
 
 def roi_block(

@@ -179,3 +179,17 @@ def test_target_bytes_too_small_says_the_smallest_size(face):
 def test_bad_target_bytes_is_an_invalid_option(face, kwargs):
     with pytest.raises(neuralcodec.InvalidOption):
         neuralcodec.compress(face, **kwargs)
+
+
+def test_compress_takes_bytes_like_inputs_and_numpy_numbers(face, tmp_path):
+    p = tmp_path / "face.png"
+    Image.fromarray(face).save(p)
+    data = p.read_bytes()
+    expected = neuralcodec.compress(face, quality=6, roi=(32, 24, 64, 80), roi_levels=(1.5, -0.75))
+    numpy_options = dict(quality=np.int64(6), roi=tuple(np.array([32, 24, 64, 80])), roi_levels=(1.5, -0.75))
+    for source in (data, bytearray(data), memoryview(data), face):
+        assert neuralcodec.compress(source, **numpy_options) == expected
+    budget = neuralcodec.compress(face, target_bytes=900)
+    assert neuralcodec.compress(face, target_bytes=np.int32(900)) == budget
+    with pytest.raises(ValueError, match="quality"):
+        neuralcodec.compress(face, quality=np.bool_(True))

@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from neuralcodec.errors import InvalidImage, LimitExceeded
 from neuralcodec.imaging import encode_image_file, load_rgb, to_image, to_padded_tensor
@@ -166,3 +166,112 @@ def test_other_pillow_modes_convert_to_rgb(mode):
 def test_mode_pillow_cannot_convert_is_an_invalid_image():
     with pytest.raises(InvalidImage, match="La"):
         load_rgb(Image.new("La", (2, 2)))
+
+
+# --- colour profiles ----------------------------------------------------------
+
+#: Display P3's primaries adapted to D50 (as in Apple's profile), the white point D50, and
+#: sRGB's primaries the same way: P3-like profile = these with a plain 2.2 gamma.
+P3_D50 = np.array([[0.5151, 0.2920, 0.1571], [0.2412, 0.6922, 0.0666], [-0.0011, 0.0419, 0.7841]])
+SRGB_D50 = np.array([[0.4361, 0.3851, 0.1431], [0.2225, 0.7169, 0.0606], [0.0139, 0.0971, 0.7141]])
+GAMMA = 2.2
+
+
+def _s15f16(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def _icc_rgb_profile(matrix: np.ndarray, gamma: float, name: str) -> bytes:
+    """A minimal ICC v2 RGB display profile: colorants (columns of ``matrix``), one gamma."""
+    xyz = lambda v: b"XYZ \0\0\0\0" + b"".join(_s15f16(c) for c in v)  # noqa: E731
+    text = name.encode() + b"\0"
+    tags = {
+        b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67),
+        b"wtpt": xyz((0.9642, 1.0, 0.8249)),
+        b"rXYZ": xyz(matrix[:, 0]),
+        b"gXYZ": xyz(matrix[:, 1]),
+        b"bXYZ": xyz(matrix[:, 2]),
+        b"rTRC": b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0",
+        b"cprt": b"text\0\0\0\0" + b"none\0",
+    }
+    tags[b"gTRC"] = tags[b"bTRC"] = tags[b"rTRC"]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags.items():
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    size = offset + len(data)
+    header = struct.pack(">I4sI4s4s4s", size, b"\0\0\0\0", 0x02100000, b"mntr", b"RGB ", b"XYZ ")
+    header += bytes(12) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8 + 4)
+    header += _s15f16(0.9642) + _s15f16(1.0) + _s15f16(0.8249)
+    header += bytes(128 - len(header))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def _p3_to_srgb(rgb: np.ndarray) -> np.ndarray:
+    """The conversion worked by hand: decode the gamma, P3 -> XYZ (D50) -> linear sRGB, encode."""
+    linear = (rgb / 255.0) ** GAMMA
+    srgb = np.clip(linear @ (np.linalg.inv(SRGB_D50) @ P3_D50).T, 0, 1)
+    encoded = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * srgb ** (1 / 2.4) - 0.055)
+    return np.round(encoded * 255)
+
+
+@pytest.fixture(scope="module")
+def p3_image() -> Image.Image:
+    """Muted colours (inside both gamuts) tagged with the P3-like profile."""
+    colours = np.array([[150, 120, 100], [90, 140, 110], [120, 110, 170], [200, 90, 80], [128, 128, 128]])
+    arr = np.repeat(colours[:, None, :], 8, axis=1).astype(np.uint8)
+    img = Image.fromarray(arr)
+    img.info["icc_profile"] = _icc_rgb_profile(P3_D50, GAMMA, "P3-like test profile")
+    return img
+
+
+def test_an_icc_profile_is_converted_to_srgb(p3_image):
+    untagged = np.asarray(p3_image)
+    got = load_rgb(p3_image).astype(np.int64)
+    expected = _p3_to_srgb(untagged.astype(np.float64))
+    assert np.abs(got - expected).max() <= 2
+    assert np.abs(got - untagged).max() >= 15  # the profile mattered
+
+
+def test_the_profile_travels_in_a_png_file(p3_image, tmp_path):
+    path = tmp_path / "p3.png"
+    p3_image.save(path, icc_profile=p3_image.info["icc_profile"])
+    np.testing.assert_array_equal(load_rgb(path), load_rgb(p3_image))
+
+
+def test_an_srgb_profile_changes_nothing(face):
+    img = Image.fromarray(face)
+    img.info["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    np.testing.assert_array_equal(load_rgb(img), face)
+
+
+def test_an_unusable_profile_is_ignored_with_a_warning(face):
+    img = Image.fromarray(face)
+    img.info["icc_profile"] = b"not a profile"
+    with pytest.warns(UserWarning, match="ICC profile"):
+        np.testing.assert_array_equal(load_rgb(img), face)
+
+
+# --- several frames ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "TIFF"])
+def test_images_of_several_frames_are_refused(face, fmt):
+    frames = [Image.fromarray(face), Image.fromarray(np.ascontiguousarray(face[::-1]))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:])
+    with pytest.raises(InvalidImage, match="2 frames"):
+        load_rgb(buf.getvalue())
+    with pytest.raises(InvalidImage, match="2 frames"):
+        load_rgb(Image.open(io.BytesIO(buf.getvalue())))
+    one = io.BytesIO()
+    frames[0].save(one, format=fmt)
+    assert load_rgb(one.getvalue()).shape == face.shape
+
+
+def test_bytes_like_inputs(face):
+    buf = io.BytesIO()
+    Image.fromarray(face).save(buf, format="PNG")
+    for data in (buf.getvalue(), bytearray(buf.getvalue()), memoryview(buf.getvalue())):
+        np.testing.assert_array_equal(load_rgb(data), face)

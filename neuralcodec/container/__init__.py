@@ -1,5 +1,5 @@
 """The .nfc container: header, streams and checksum. Imports no torch."""
 
-from neuralcodec.container.nfcfile import NfcFile, RoiBlock, pack, unpack
+from neuralcodec.container.nfcfile import NfcFile, RoiBlock, pack, read_size, unpack
 
-__all__ = ["NfcFile", "RoiBlock", "pack", "unpack"]
+__all__ = ["NfcFile", "RoiBlock", "pack", "read_size", "unpack"]

@@ -161,6 +161,32 @@ def unpack(data: bytes) -> NfcFile:
         raise ChecksumMismatch("checksum mismatch: the file is damaged or truncated")
 
     r = _Reader(data, body_end)
+    model_hash, quality, roi, width, height = _read_fields(r)
+    count = r.take(1, "stream count")[0]
+    if not 1 <= count <= spec.MAX_STREAMS:
+        raise CorruptHeader(f"stream count {count} outside 1..{spec.MAX_STREAMS}")
+    lengths = [r.varint("stream length") for _ in range(count - 1)]
+    streams = [r.take(n, "stream data") for n in lengths]
+    streams.append(r.take(body_end - r.pos, "stream data"))
+    return NfcFile(model_hash, quality, width, height, tuple(streams), roi)
+
+
+def read_size(prefix: bytes) -> tuple[int, int]:
+    """(width, height) from the start of an .nfc file (:data:`~neuralcodec.container.spec.MAX_HEADER_BYTES`
+    bytes are enough), without the checksum, which needs the whole file: what an image viewer
+    shows before decoding. Raises an NfcError where the fields are not there or not valid.
+    """
+    prefix = bytes(prefix)
+    if not prefix.startswith(spec.MAGIC):
+        raise NotAnNfcFile("not an .nfc file (wrong magic bytes)")
+    if len(prefix) > len(spec.MAGIC) and prefix[len(spec.MAGIC)] not in spec.SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(f".nfc format version {prefix[len(spec.MAGIC)]} is not supported")
+    _, _, _, width, height = _read_fields(_Reader(prefix, len(prefix)))
+    return width, height
+
+
+def _read_fields(r: _Reader) -> tuple[int, int, RoiBlock | None, int, int]:
+    """Magic and version (already checked) up to the height: model hash, quality, ROI, width, height."""
     r.take(len(spec.MAGIC) + 1, "magic")
     model_hash = int.from_bytes(r.take(2, "model id"), "big")
     quality = r.take(1, "quality")[0]
@@ -172,13 +198,7 @@ def unpack(data: bytes) -> NfcFile:
     height = r.varint("height") + 1
     if width * height > spec.MAX_PIXELS:
         raise LimitExceeded(f"image {width}x{height} exceeds the {spec.MAX_PIXELS}-pixel cap")
-    count = r.take(1, "stream count")[0]
-    if not 1 <= count <= spec.MAX_STREAMS:
-        raise CorruptHeader(f"stream count {count} outside 1..{spec.MAX_STREAMS}")
-    lengths = [r.varint("stream length") for _ in range(count - 1)]
-    streams = [r.take(n, "stream data") for n in lengths]
-    streams.append(r.take(body_end - r.pos, "stream data"))
-    return NfcFile(model_hash, quality, width, height, tuple(streams), roi)
+    return model_hash, quality, roi, width, height
 
 
 def _read_roi(r: _Reader) -> RoiBlock:

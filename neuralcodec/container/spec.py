@@ -64,5 +64,9 @@ ROI_OFFSET_MAX_QUARTER_STEPS = 127
 #: anything of that size is allocated, against decompression bombs.
 MAX_PIXELS = 33_554_432
 
+#: Longest header before the stream count: fixed fields, a ROI block of four longest varints
+#: and two offsets, width and height.
+MAX_HEADER_BYTES = len(MAGIC) + 1 + 2 + 1 + 1 + (4 * MAX_VARINT_BYTES + 2) + 2 * MAX_VARINT_BYTES
+
 #: Smallest possible file: fixed fields, flags, two 1-byte varints, stream count, checksum.
 MIN_FILE_BYTES = len(MAGIC) + 1 + 2 + 1 + 1 + 1 + 1 + 1 + CHECKSUM_BYTES

@@ -57,6 +57,7 @@ beta = 1 / (lambda * 255^2); see ``tools/train.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,7 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from neuralcodec.entropy import CdfTables, decode_symbols, encode_symbols
+from neuralcodec.entropy import CdfTables, decode_symbols_batch, encode_symbols_batch
 from neuralcodec.errors import CorruptBitstream
 from neuralcodec.transforms import (
     AnalysisTransform,
@@ -261,13 +262,21 @@ class FaceHyperprior(nn.Module):
         cdf, length, offset = (getattr(model, name) for name in ("_quantized_cdf", "_cdf_length", "_offset"))
         return CdfTables(cdfs=cdf.numpy(), lengths=length.numpy(), offsets=offset.numpy())
 
-    def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(mean, scale, CDF index) of y from the decoded hyper-latent.
+    def _float64_hyper_synthesis(self) -> dict[str, Tensor]:
+        """The hyper synthesis weights in float64, for :meth:`_entropy_parameters` (convert once
+        per call of the batch methods: the conversion costs more than a face's hyper synthesis)."""
+        return {k: v.double() for k, v in self.hyper_synthesis.state_dict().items()}
 
-        Runs in float64: the CDF index is a threshold on the scale, and encoder and decoder
-        must pick the same one even when thread count or hardware changes the rounding.
+    def _entropy_parameters(
+        self, z_hat: Tensor, level_index: Tensor, params: dict[str, Tensor]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(mean, scale, CDF index) of y from the decoded hyper-latent [1, N, h, w] of one image.
+
+        Runs in float64 (``params``: :meth:`_float64_hyper_synthesis`): the CDF index is a
+        threshold on the scale, and encoder and decoder must pick the same one even when thread
+        count or hardware changes the rounding. One image at a time: stacked images give other
+        float64 results in the last bits (measured), which could move an index.
         """
-        params = {k: v.double() for k, v in self.hyper_synthesis.state_dict().items()}
         z_in = z_hat.double() * self.hyper_gains.inverse_gain(level_index).double()
         mean, scale = functional_call(self.hyper_synthesis, params, (z_in,))
         indexes = self.latent_entropy.build_indexes(scale)
@@ -303,17 +312,37 @@ class FaceHyperprior(nn.Module):
     @torch.no_grad()
     def analyse(self, x: Tensor, level_index: int) -> AnalysedImage:
         """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64 -> latent, hyper stream, entropy parameters."""
+        return self.analyse_batch([x], level_index)[0]
+
+    @torch.no_grad()
+    def analyse_batch(self, images: Sequence[Tensor], level_index: int) -> list[AnalysedImage]:
+        """:meth:`analyse` of many images ([1, 3, H_i, W_i] each, any sizes), the same results.
+
+        The transforms run image by image: a stacked analysis differs from a single one in the
+        last float bits (measured on CPU), which could move a symbol's rounding and so change
+        the bytes. What batching saves is per-call work: one coder call for every hyper
+        stream, one float64 conversion of the hyper synthesis.
+        """
         lv = torch.tensor([level_index])
-        y = self.analysis(x) * self.gains.gain(lv)
-        z = self.hyper_analysis(y) * self.hyper_gains.gain(lv)
-        medians = self._hyper_medians(z.shape)
-        z_symbols = torch.round(z - medians)
-        z_hat = z_symbols + medians
-        hyper_stream = encode_symbols(
-            z_symbols.int().numpy(), self._hyper_indexes(z.shape), self._tables(self.hyper_entropy)
+        latents, hyper_latents = [], []
+        for x in images:
+            y = self.analysis(x) * self.gains.gain(lv)
+            latents.append(y)
+            hyper_latents.append(self.hyper_analysis(y) * self.hyper_gains.gain(lv))
+        z_symbols = [torch.round(z - self._hyper_medians(z.shape)) for z in hyper_latents]
+        hyper_streams = encode_symbols_batch(
+            [s.int().numpy() for s in z_symbols],
+            [self._hyper_indexes(s.shape) for s in z_symbols],
+            self._tables(self.hyper_entropy),
         )
-        mean, scale, _ = self._entropy_parameters(z_hat, lv)
-        return AnalysedImage(level_index, y, hyper_stream, (z.shape[2], z.shape[3]), mean, scale)
+        params = self._float64_hyper_synthesis()
+        analysed = []
+        for y, symbols, stream in zip(latents, z_symbols, hyper_streams, strict=True):
+            z_hat = symbols + self._hyper_medians(symbols.shape)
+            mean, scale, _ = self._entropy_parameters(z_hat, lv, params)
+            hyper_hw = (symbols.shape[2], symbols.shape[3])
+            analysed.append(AnalysedImage(level_index, y, stream, hyper_hw, mean, scale))
+        return analysed
 
     def code_latent(self, image: AnalysedImage, region: LevelRegion | None = None) -> EncodedLatents:
         """Entropy-code the latent of ``image`` at its level index, or with ``region``'s gain map.
@@ -322,14 +351,28 @@ class FaceHyperprior(nn.Module):
         stream does not change); a level position coded with gain ratio r to that level holds
         r * y_g, whose mean and scale are r * mean and r * scale: exact for a Gaussian.
         """
-        mean, scale, y = image.mean, image.scale, image.y_scaled.double()
-        if region is not None:
-            ratio, _ = self._region_maps(torch.tensor([image.level_index]), region, (y.shape[2], y.shape[3]))
-            mean, scale, y = mean * ratio, scale * ratio, y * ratio
-        indexes = self.latent_entropy.build_indexes(scale)
-        y_symbols = torch.round(y - mean).int()
-        latent_stream = encode_symbols(y_symbols.numpy(), indexes.numpy(), self._tables(self.latent_entropy))
-        return EncodedLatents(image.hyper_stream, latent_stream, hyper_hw=image.hyper_hw)
+        return self.code_latents([image], [region])[0]
+
+    def code_latents(
+        self, images: Sequence[AnalysedImage], regions: Sequence[LevelRegion | None] | None = None
+    ) -> list[EncodedLatents]:
+        """:meth:`code_latent` of many images (``regions``: one per image, or None for none), in
+        one coder call."""
+        regions = [None] * len(images) if regions is None else regions
+        symbols, indexes = [], []
+        for image, region in zip(images, regions, strict=True):
+            mean, scale, y = image.mean, image.scale, image.y_scaled.double()
+            if region is not None:
+                lv = torch.tensor([image.level_index])
+                ratio, _ = self._region_maps(lv, region, (y.shape[2], y.shape[3]))
+                mean, scale, y = mean * ratio, scale * ratio, y * ratio
+            indexes.append(self.latent_entropy.build_indexes(scale).numpy())
+            symbols.append(torch.round(y - mean).int().numpy())
+        streams = encode_symbols_batch(symbols, indexes, self._tables(self.latent_entropy))
+        return [
+            EncodedLatents(image.hyper_stream, stream, hyper_hw=image.hyper_hw)
+            for image, stream in zip(images, streams, strict=True)
+        ]
 
     def compress(self, x: Tensor, level_index: int, region: LevelRegion | None = None) -> EncodedLatents:
         """x: [1, 3, H, W] in [0, 1] with H, W multiples of 64."""
@@ -340,25 +383,59 @@ class FaceHyperprior(nn.Module):
         self, encoded: EncodedLatents, level_index: int, region: LevelRegion | None = None
     ) -> Tensor:
         """-> x_hat [1, 3, 64*h, 64*w] in [0, 1], (h, w) = encoded.hyper_hw."""
-        lv = torch.tensor([level_index])
-        h, w = encoded.hyper_hw
-        shape = torch.Size((1, self.config.hyper_width, h, w))
-        z_symbols = decode_symbols(
-            encoded.hyper_stream, self._hyper_indexes(shape), self._tables(self.hyper_entropy)
+        return self.decompress_batch([encoded], [level_index], [region])[0]
+
+    @torch.no_grad()
+    def decompress_batch(
+        self,
+        encoded: Sequence[EncodedLatents],
+        level_indexes: Sequence[int],
+        regions: Sequence[LevelRegion | None],
+    ) -> list[Tensor]:
+        """:meth:`decompress` of many images (any sizes, levels and regions), the same pixels.
+
+        ::
+
+            hyper streams --one coder call--> z_hat --per image, float64--> mean, scale, indexes
+            latent streams --one coder call--> y_hat --synthesis, per image--> x_hat
+
+        The transforms run image by image, as in :meth:`analyse_batch`: a stack of 5 faces
+        through the synthesis gave other pixels than one face at a time (oneDNN's deconvolution
+        blocks a batch differently; 2 threads, measured). Raises :class:`CorruptBitstream` for
+        the first bad stream.
+        """
+        hyper_shapes = [torch.Size((1, self.config.hyper_width, *e.hyper_hw)) for e in encoded]
+        z_symbols = decode_symbols_batch(
+            [e.hyper_stream for e in encoded],
+            [self._hyper_indexes(shape) for shape in hyper_shapes],
+            self._tables(self.hyper_entropy),
         )
-        z_hat = torch.from_numpy(z_symbols).float() + self._hyper_medians(shape)
-        mean, scale, indexes = self._entropy_parameters(z_hat, lv)
-        inverse_gain = self.gains.inverse_gain(lv)
-        if region is not None:
-            ratio, inverse_gain = self._region_maps(lv, region, (mean.shape[2], mean.shape[3]))
-            mean = mean * ratio
-            indexes = self.latent_entropy.build_indexes(scale * ratio)
-        y_symbols = decode_symbols(encoded.latent_stream, indexes.numpy(), self._tables(self.latent_entropy))
-        y_hat = (torch.from_numpy(y_symbols).double() + mean).float()
-        if not torch.isfinite(y_hat).all():
-            raise CorruptBitstream("decoded latent is not finite")
-        x_hat = self.synthesis.infer(y_hat * inverse_gain)
-        return x_hat.clamp_(0.0, 1.0)
+        params = self._float64_hyper_synthesis()
+        means, inverse_gains, latent_indexes = [], [], []
+        for symbols, shape, level_index, region in zip(
+            z_symbols, hyper_shapes, level_indexes, regions, strict=True
+        ):
+            lv = torch.tensor([level_index])
+            z_hat = torch.from_numpy(symbols).float() + self._hyper_medians(shape)
+            mean, scale, indexes = self._entropy_parameters(z_hat, lv, params)
+            inverse_gain = self.gains.inverse_gain(lv)
+            if region is not None:
+                ratio, inverse_gain = self._region_maps(lv, region, (mean.shape[2], mean.shape[3]))
+                mean = mean * ratio
+                indexes = self.latent_entropy.build_indexes(scale * ratio)
+            means.append(mean)
+            inverse_gains.append(inverse_gain)
+            latent_indexes.append(indexes.numpy())
+        y_symbols = decode_symbols_batch(
+            [e.latent_stream for e in encoded], latent_indexes, self._tables(self.latent_entropy)
+        )
+        x_hats = []
+        for symbols, mean, inverse_gain in zip(y_symbols, means, inverse_gains, strict=True):
+            y_hat = (torch.from_numpy(symbols).double() + mean).float()
+            if not torch.isfinite(y_hat).all():
+                raise CorruptBitstream("decoded latent is not finite")
+            x_hats.append(self.synthesis.infer(y_hat * inverse_gain).clamp_(0.0, 1.0))
+        return x_hats
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Like nn.Module's, but first resizes the CDF-table buffers to the saved sizes."""
