@@ -16,10 +16,10 @@ H and W must be multiples of :data:`STRIDE` (the codec pads to it).
 from __future__ import annotations
 
 import torch
-from compressai.layers import GDN
 from torch import nn
 
 from neuralcodec.transforms.fused import deconv_igdn, use_fused_by_default
+from neuralcodec.transforms.gdn import GDN
 
 #: Downsampling of the analysis transform: one latent cell per 16 x 16 pixels.
 LATENT_STRIDE = 16
