@@ -6,7 +6,7 @@
     >>> sharp = neuralcodec.decompress(data, decoder="realistic")  # the GAN decoder
 
 The codec functions load torch on first use, so that importing the package (and ``nfc --help``)
-stays fast.
+stays fast; ``inspect`` and the quality queries never load it.
 """
 
 from neuralcodec.errors import (
@@ -30,6 +30,9 @@ __version__ = "0.1.0"
 _CODEC_API = (
     "compress",
     "decompress",
+)
+#: What needs no torch: header facts and the catalog (neuralcodec.info).
+_INFO_API = (
     "inspect",
     "available_qualities",
     "default_quality",
@@ -38,6 +41,7 @@ _CODEC_API = (
 
 __all__ = [
     *_CODEC_API,
+    *_INFO_API,
     "DEFAULT_QUALITY",
     "NfcError",
     "InvalidOption",
@@ -59,6 +63,10 @@ def __getattr__(name: str):
         from neuralcodec import codec
 
         return getattr(codec, name)
+    if name in _INFO_API:
+        from neuralcodec import info
+
+        return getattr(info, name)
     raise AttributeError(f"module 'neuralcodec' has no attribute {name!r}")
 
 

@@ -42,7 +42,7 @@ level_position     float     a point on the level axis of a weights file; intege
                              weights' axis).
 level offset       float     a difference on that axis, in levels: position = level_index +
                              offset. ``compress(roi_levels=...)`` and
-                             ``neuralcodec.codec.FileInfo.roi_*_level_offset`` count in it.
+                             ``neuralcodec.info.FileInfo.roi_*_level_offset`` count in it.
 quarter steps      int       a level offset times
                              :data:`~neuralcodec.container.spec.QUARTER_STEPS_PER_LEVEL` (4): how
                              the .nfc ROI block stores offsets (``RoiBlock.*_quarter_steps``).
