@@ -117,3 +117,18 @@ def test_coding_imports_neither_compressai_nor_opencv(face_png, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_gdn_reuses_parameters_without_autograd_until_they_change():
+    gdn = GDN(6, inverse=True)
+    x = torch.rand(1, 6, 3, 3)
+    with torch.no_grad():
+        first = gdn.effective_parameters()
+        assert gdn.effective_parameters()[1] is first[1]  # cached
+        gdn.gamma.add_(0.25)  # an in-place change, as an optimiser step makes
+        assert not torch.equal(gdn.effective_parameters()[1], first[1])
+        cached = gdn(x)
+        gdn.load_state_dict(GDN(6, inverse=True).state_dict())
+        reloaded = gdn(x)
+    assert torch.equal(reloaded, GDN(6, inverse=True)(x)) and not torch.equal(cached, reloaded)
+    assert gdn.effective_parameters()[1].requires_grad  # with autograd: computed, in the graph

@@ -255,8 +255,8 @@ class FaceHyperprior(nn.Module):
 
     # --- coding -------------------------------------------------------------------
 
-    def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(mean, scale, CDF index) of y from the decoded hyper-latent.
+    def _mean_scale(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor]:
+        """(mean, scale) of y from the decoded hyper-latent, float64.
 
         Runs in float64: the CDF index is a threshold on the scale, and encoder and decoder
         must pick the same one even when thread count or hardware changes the rounding. The
@@ -265,7 +265,11 @@ class FaceHyperprior(nn.Module):
         if self._hyper_synthesis64 is None:
             self._hyper_synthesis64 = copy.deepcopy(self.hyper_synthesis).double().eval()
         z_in = z_hat.double() * self.hyper_gains.inverse_gain(level_index).double()
-        mean, scale = self._hyper_synthesis64(z_in)
+        return self._hyper_synthesis64(z_in)
+
+    def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(mean, scale, CDF index) of y from the decoded hyper-latent (:meth:`_mean_scale`)."""
+        mean, scale = self._mean_scale(z_hat, level_index)
         return mean, scale, self.latent_prior.indexes(scale)
 
     def _region_maps(
@@ -297,7 +301,7 @@ class FaceHyperprior(nn.Module):
         z_symbols = torch.round(z - medians)
         z_hat = z_symbols + medians
         hyper_stream = encode_symbols(z_symbols.int().numpy(), prior.indexes(z.shape), prior.tables)
-        mean, scale, _ = self._entropy_parameters(z_hat, lv)
+        mean, scale = self._mean_scale(z_hat, lv)  # code_latent picks the tables (ROI changes them)
         return AnalysedImage(level_index, y, hyper_stream, (z.shape[2], z.shape[3]), mean, scale)
 
     def code_latent(self, image: AnalysedImage, region: LevelRegion | None = None) -> EncodedLatents:

@@ -80,10 +80,22 @@ class GDN(nn.Module):
         self.beta = nn.Parameter(self.beta_reparam.init(torch.ones(channels)))
         self.gamma_reparam = NonNegativeParametrizer()
         self.gamma = nn.Parameter(self.gamma_reparam.init(gamma_init * torch.eye(channels)))
+        self._inference_cache: tuple[tuple, tuple[Tensor, Tensor]] | None = None
 
     def effective_parameters(self) -> tuple[Tensor, Tensor]:
-        """(beta [C], gamma [C, C]) as the forward pass uses them (after reparametrisation)."""
-        return self.beta_reparam(self.beta), self.gamma_reparam(self.gamma)
+        """(beta [C], gamma [C, C]) as the forward pass uses them (after reparametrisation).
+
+        Without autograd they are computed once and reused until a parameter or buffer
+        changes (in place, as optimisers and ``load_state_dict`` do, or by moving it): the
+        key is each tensor's storage and version counter.
+        """
+        if torch.is_grad_enabled():
+            return self.beta_reparam(self.beta), self.gamma_reparam(self.gamma)
+        tensors = (self.beta, self.gamma, *self.buffers())
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        if self._inference_cache is None or self._inference_cache[0] != key:
+            self._inference_cache = (key, (self.beta_reparam(self.beta), self.gamma_reparam(self.gamma)))
+        return self._inference_cache[1]
 
     def forward(self, x: Tensor) -> Tensor:
         channels = x.shape[1]
