@@ -6,8 +6,9 @@
     >>> sharp = neuralcodec.decompress(data, decoder="realistic")  # the GAN decoder
 
 The codec functions load torch on first use, so that importing the package (and ``nfc --help``)
-stays fast. Importing it registers the .nfc format with Pillow (:mod:`neuralcodec.pillow_plugin`):
-``Image.open("face.nfc")`` and ``img.save("face.nfc", quality=3)`` work.
+stays fast; ``inspect`` and the quality queries never load it. Importing it registers the .nfc
+format with Pillow (:mod:`neuralcodec.pillow_plugin`): ``Image.open("face.nfc")`` and
+``img.save("face.nfc", quality=3)`` work.
 """
 
 from neuralcodec.errors import (
@@ -36,6 +37,9 @@ _CODEC_API = (
     "compress_batch",
     "decompress",
     "decompress_batch",
+)
+#: What needs no torch: header facts and the catalog (neuralcodec.info).
+_INFO_API = (
     "inspect",
     "available_qualities",
     "default_quality",
@@ -44,6 +48,7 @@ _CODEC_API = (
 
 __all__ = [
     *_CODEC_API,
+    *_INFO_API,
     "DEFAULT_QUALITY",
     "NfcError",
     "InvalidOption",
@@ -65,6 +70,10 @@ def __getattr__(name: str):
         from neuralcodec import codec
 
         return getattr(codec, name)
+    if name in _INFO_API:
+        from neuralcodec import info
+
+        return getattr(info, name)
     raise AttributeError(f"module 'neuralcodec' has no attribute {name!r}")
 
 

@@ -202,7 +202,7 @@ def test_discriminator_scores_patches():
 
 
 def test_masked_loss_ignores_zero_weight_pixels():
-    model = train.FaceHyperprior(train.HyperpriorConfig(8, 12, levels=2))
+    model = train.TrainableFaceHyperprior(train.HyperpriorConfig(8, 12, levels=2))
     x = torch.rand(2, 3, 64, 64)
     level = torch.tensor([0, 1])
     lambdas = torch.tensor([0.001, 0.01])
@@ -371,11 +371,12 @@ def test_image_cache_reloads_an_edited_image(tmp_path):
 
 def test_widened_model_computes_what_the_narrow_one_did(tmp_path):
     """widen_state: wider feature maps at some scales, same reconstruction and likelihoods."""
-    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+    from neuralcodec.models.hyperprior import HyperpriorConfig
+    from neuralcodec.models.trainable import TrainableFaceHyperprior
 
     torch.manual_seed(0)
-    narrow = FaceHyperprior(HyperpriorConfig(8, 12, levels=2))
-    wide = FaceHyperprior(HyperpriorConfig((8, 12, 20), 12, levels=2, hyper_channels=8))
+    narrow = TrainableFaceHyperprior(HyperpriorConfig(8, 12, levels=2))
+    wide = TrainableFaceHyperprior(HyperpriorConfig((8, 12, 20), 12, levels=2, hyper_channels=8))
     wide.load_state_dict(train.widen_state(narrow.state_dict(), wide))
     assert wide.synthesis[2].weight.shape == (20, 12, 5, 5)
     narrow.eval(), wide.eval()
@@ -390,10 +391,11 @@ def test_widened_model_computes_what_the_narrow_one_did(tmp_path):
 
 
 def test_widening_refuses_to_shrink():
-    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+    from neuralcodec.models.hyperprior import HyperpriorConfig
+    from neuralcodec.models.trainable import TrainableFaceHyperprior
 
-    wide = FaceHyperprior(HyperpriorConfig(16, 12, levels=2))
-    narrow = FaceHyperprior(HyperpriorConfig(8, 12, levels=2))
+    wide = TrainableFaceHyperprior(HyperpriorConfig(16, 12, levels=2))
+    narrow = TrainableFaceHyperprior(HyperpriorConfig(8, 12, levels=2))
     with pytest.raises(SystemExit, match="cannot widen"):
         train.widen_state(wide.state_dict(), narrow)
 
@@ -413,11 +415,12 @@ def test_multi_scale_batches_mix_sources_and_sizes():
 def test_more_latent_channels_keep_the_rate_and_learn():
     """widen_state from M=12 to M=20 latent channels: the old channels' rate unchanged, x_hat
     nearly so, and the new channels get a gradient from the distortion."""
-    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+    from neuralcodec.models.hyperprior import HyperpriorConfig
+    from neuralcodec.models.trainable import TrainableFaceHyperprior
 
     torch.manual_seed(0)
-    narrow = FaceHyperprior(HyperpriorConfig(8, 12, levels=2))
-    wide = FaceHyperprior(HyperpriorConfig((8, 12, 16), 20, levels=2, hyper_channels=8))
+    narrow = TrainableFaceHyperprior(HyperpriorConfig(8, 12, levels=2))
+    wide = TrainableFaceHyperprior(HyperpriorConfig((8, 12, 16), 20, levels=2, hyper_channels=8))
     wide.load_state_dict(train.widen_state(narrow.state_dict(), wide))
     narrow.eval(), wide.eval()
     x, level = torch.rand(1, 3, 64, 64), torch.tensor([1])
@@ -458,7 +461,9 @@ def test_new_latent_channels_pay_their_rate_on_a_ramp(tmp_path):
     x, level, lambdas = torch.rand(1, 3, 64, 64), torch.tensor([1]), torch.tensor(cfg.lambdas)
     with torch.no_grad():
         full, bpp, mse = train.rd_loss(model, x, level, lambdas)
-        ramped, bpp_ramped, _ = train.rd_loss(model, x, level, lambdas, latent_rate_weights=cfg.latent_rate_weights(0))
+        ramped, bpp_ramped, _ = train.rd_loss(
+            model, x, level, lambdas, latent_rate_weights=cfg.latent_rate_weights(0)
+        )
     # The loss leaves the new channels' bits out; the reported rate still counts them.
     new_bits = -torch.log2(model(x, level).likelihoods["y"][:, 8:]).sum() / (64 * 64)
     assert new_bits.item() > 0.01
@@ -477,7 +482,8 @@ def test_downscale_writes_smaller_pngs_and_refuses_to_upscale(image_folder, tmp_
 
 
 def test_half_export_stores_float16_parameters_that_decode(trained, tmp_path):
-    from neuralcodec.models.hyperprior import FaceHyperprior, HyperpriorConfig
+    from neuralcodec.models.hyperprior import HyperpriorConfig
+    from neuralcodec.models.trainable import TrainableFaceHyperprior
 
     config, run = trained
     half = tmp_path / "half.pt"
@@ -487,7 +493,9 @@ def test_half_export_stores_float16_parameters_that_decode(trained, tmp_path):
     state = load_weights_file(half)["state_dict"]
     assert state["synthesis.0.weight"].dtype == torch.float16
     assert state["latent_entropy.scale_table"].dtype == torch.float32  # buffers stay as they are
-    params = {name for name, _ in FaceHyperprior(HyperpriorConfig(8, 12, levels=2)).named_parameters()}
+    params = {
+        name for name, _ in TrainableFaceHyperprior(HyperpriorConfig(8, 12, levels=2)).named_parameters()
+    }
     assert {k for k, v in state.items() if v.dtype == torch.float16} == params
     payload = load_weights_file(half)
     model = build_model(payload["config"], payload["state_dict"])

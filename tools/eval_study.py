@@ -38,7 +38,7 @@ from neuralcodec.bench.bdrate import RdCurve, bd_rate, quality_at_rate
 from neuralcodec.bench.dataset import dataset, load_rgb
 from neuralcodec.bench.provenance import provenance
 from neuralcodec.container import NfcFile, pack
-from neuralcodec.models.hyperprior import FaceHyperprior
+from neuralcodec.models.trainable import TrainableFaceHyperprior
 from neuralcodec.transforms.networks import STRIDE
 from tools.mask_cache import load_masks
 from tools.train import TrainConfig
@@ -67,7 +67,7 @@ class Run:
         self.model = self.cfg.build_model()
         self.model.load_state_dict(state["model"])
         self.model.eval()
-        if isinstance(self.model, FaceHyperprior):
+        if isinstance(self.model, TrainableFaceHyperprior):
             self.model.update_tables()
         else:
             for m in self.model.models:
@@ -82,7 +82,7 @@ class Run:
         """(whole-file bytes, decoded uint8 image) of ``rgb`` at ``level``."""
         height, width = rgb.shape[:2]
         x = imaging.to_padded_tensor(rgb, STRIDE)
-        if isinstance(self.model, FaceHyperprior):
+        if isinstance(self.model, TrainableFaceHyperprior):
             enc = self.model.compress(x, level)
             streams = (enc.hyper_stream, enc.latent_stream)
             x_hat = self.model.decompress(enc, level)

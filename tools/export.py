@@ -35,7 +35,8 @@ from pathlib import Path
 
 import torch
 
-from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, resample_log_gains
+from neuralcodec.models.hyperprior import GAIN_KEYS, resample_log_gains
+from neuralcodec.models.trainable import TrainableFaceHyperprior
 from tools.train import TrainConfig
 
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if positions != sorted(positions) or len(set(positions)) != len(positions):
         p.error("--level-positions must be strictly increasing")
     weights.update({k: resample_log_gains(weights[k], positions) for k in GAIN_KEYS})
-    model = FaceHyperprior(replace(cfg.model, levels=len(positions)))
+    model = TrainableFaceHyperprior(replace(cfg.model, levels=len(positions)))
     model.load_state_dict(weights)
     model.eval()
     if args.half:

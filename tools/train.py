@@ -30,8 +30,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from neuralcodec.models.hyperprior import GAIN_KEYS, FaceHyperprior, HyperpriorConfig, resample_log_gains
+from neuralcodec.models.hyperprior import GAIN_KEYS, HyperpriorConfig, resample_log_gains
 from neuralcodec.models.registry import load_weights_file
+from neuralcodec.models.trainable import TrainableFaceHyperprior
 from tools.training import (
     Bucket,
     StopGuard,
@@ -153,7 +154,7 @@ class TrainConfig:
     def build_model(self) -> nn.Module:
         if self.architecture == "bmshj2018-hyperprior":
             return PeerSet(self.model.channels, self.model.latent_channels, self.model.levels)
-        return FaceHyperprior(self.model)
+        return TrainableFaceHyperprior(self.model)
 
     def batch_levels(self, step: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
         """The quality level of each image of this step's batch."""
@@ -199,7 +200,7 @@ def pixel_weights(folder: Path, masks: Path, face: float, background: float) -> 
 
 
 def rd_loss(
-    model: FaceHyperprior,
+    model: TrainableFaceHyperprior,
     x: torch.Tensor,
     level: torch.Tensor,
     lambdas: torch.Tensor,
@@ -252,7 +253,7 @@ def warm_start_weights(path: Path, positions: list[float] | None, levels: int) -
 #: Weight of new latent channels in the synthesis after widening, relative to a fresh init.
 NEW_LATENT_SYNTHESIS_SCALE = 0.1
 
-#: The parts of a FaceHyperprior that widen_state grows (the entropy models' tables do not).
+#: The parts of a face hyperprior that widen_state grows (the entropy models' tables do not).
 WIDENED_PREFIXES = ("analysis.", "synthesis.", "hyper_analysis.", "hyper_synthesis.", "gains.")
 
 
@@ -271,7 +272,7 @@ def _widen_tensor(key: str, old: torch.Tensor, new: torch.Tensor, transposed: bo
     return value
 
 
-def widen_state(state: dict, model: FaceHyperprior) -> dict:
+def widen_state(state: dict, model: TrainableFaceHyperprior) -> dict:
     """``state`` (a narrower model of the same kind) grown to ``model``'s shapes.
 
     Wider feature maps (N) keep the function exactly: each widened tensor keeps the old

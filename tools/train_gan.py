@@ -97,7 +97,7 @@ def decoded_latents(model: FaceHyperprior, x: Tensor, level: Tensor) -> Tensor:
     """The synthesis input the real decoder sees: hard-rounded y around the predicted mean."""
     y = model.analysis(x) * model.gains.gain(level)
     z = model.hyper_analysis(y) * model.hyper_gains.gain(level)
-    medians = model.hyper_entropy._get_medians().reshape(1, -1, 1, 1)
+    medians = model.hyper_prior.medians.to(x.device).reshape(1, -1, 1, 1)
     z_hat = torch.round(z - medians) + medians
     mean, _ = model.hyper_synthesis(z_hat * model.hyper_gains.inverse_gain(level))
     y_hat = torch.round(y - mean) + mean

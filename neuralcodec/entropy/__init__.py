@@ -1,10 +1,12 @@
-"""The rANS coder that turns symbols into bytes, given integer CDF tables.
+"""Probability models and the rANS coder that turns symbols into bytes with their CDF tables.
 
-``coder`` wraps the C++ coder (``neuralcodec._C``; single images and batches, CPU threads or
-CUDA), ``reference`` is a slow pure-Python model of the same bitstream that the C++ coder is
-tested and fuzzed against, and ``compressai_coder`` puts the coder into CompressAI's models.
-The probability models whose CDFs feed the coder (factorised prior, Gaussian conditional)
-belong to the models (``neuralcodec.models``).
+``priors`` holds the frozen run-time entropy models read from a weights file (the factorised
+prior of the hyper-latent, the Gaussian conditional of the latent: integer CDF tables, medians,
+the scale -> table rule); ``coder`` wraps the C++ coder (``neuralcodec._C``; single images and
+batches, CPU threads or CUDA); ``reference`` is a slow pure-Python model of the same bitstream
+that the C++ coder is tested and fuzzed against; ``compressai_coder`` puts the coder into
+CompressAI's models (benchmarks of the CompressAI peer only). Nothing here imports CompressAI
+at module level: coding needs torch, numpy and the extension only.
 """
 
 from neuralcodec.entropy.coder import (

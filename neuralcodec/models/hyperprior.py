@@ -42,7 +42,7 @@ level_position     float     a point on the level axis of a weights file; intege
                              weights' axis).
 level offset       float     a difference on that axis, in levels: position = level_index +
                              offset. ``compress(roi_levels=...)`` and
-                             ``neuralcodec.codec.FileInfo.roi_*_level_offset`` count in it.
+                             ``neuralcodec.info.FileInfo.roi_*_level_offset`` count in it.
 quarter steps      int       a level offset times
                              :data:`~neuralcodec.container.spec.QUARTER_STEPS_PER_LEVEL` (4): how
                              the .nfc ROI block stores offsets (``RoiBlock.*_quarter_steps``).
@@ -56,17 +56,16 @@ beta = 1 / (lambda * 255^2); see ``tools/train.py``.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import Tensor, nn
-from torch.func import functional_call
 
-from neuralcodec.entropy import CdfTables, decode_symbols_batch, encode_symbols_batch
+from neuralcodec.entropy import decode_symbols_batch, encode_symbols_batch
+from neuralcodec.entropy.priors import FactorizedPrior, GaussianConditional
 from neuralcodec.errors import CorruptBitstream
 from neuralcodec.transforms import (
     AnalysisTransform,
@@ -75,9 +74,6 @@ from neuralcodec.transforms import (
     SynthesisTransform,
 )
 from neuralcodec.transforms.networks import STRIDE
-
-#: Scales of the Gaussian conditional's CDF tables: 64 steps, log-spaced from 0.11 to 256.
-SCALE_TABLE = tuple(float(s) for s in np.exp(np.linspace(math.log(0.11), math.log(256), 64)))
 
 
 @dataclass(frozen=True)
@@ -105,14 +101,6 @@ class HyperpriorConfig:
             return self.hyper_channels
         assert isinstance(self.channels, int)  # checked in __post_init__
         return self.channels
-
-
-@dataclass(frozen=True)
-class RDOutput:
-    """What a training forward pass returns: reconstruction and per-latent likelihoods."""
-
-    x_hat: Tensor
-    likelihoods: dict[str, Tensor]
 
 
 @dataclass(frozen=True)
@@ -153,11 +141,6 @@ class AnalysedImage:
     hyper_hw: tuple[int, int]
     mean: Tensor  # [1, M, h, w] float64, predicted from the decoded hyper-latent
     scale: Tensor  # [1, M, h, w] float64
-
-
-def _ste_round(x: Tensor) -> Tensor:
-    """Round in the forward pass, identity gradient in the backward pass."""
-    return x + (torch.round(x) - x).detach()
 
 
 class GainUnits(nn.Module):
@@ -210,9 +193,18 @@ def resample_log_gains(log_gains: Tensor, level_positions: list[float]) -> Tenso
 
 
 class FaceHyperprior(nn.Module):
-    """Variable-rate mean-scale hyperprior. Inputs are [B, 3, H, W] in [0, 1], H and W multiples of 64."""
+    """Variable-rate mean-scale hyperprior for coding: the transforms, the gain units and the
+    frozen entropy models read from a weights file (:meth:`load_state_dict`).
+
+    Inputs are [B, 3, H, W] in [0, 1], H and W multiples of 64. Training uses
+    :class:`~neuralcodec.models.trainable.TrainableFaceHyperprior`, which has the same
+    parameter names plus CompressAI's learnable entropy models, and writes the weights files.
+    """
 
     stride = STRIDE
+
+    #: State-dict prefixes of the entropy models: CDF tables and the numbers that index them.
+    ENTROPY_PREFIXES = ("hyper_entropy", "latent_entropy")
 
     def __init__(self, config: HyperpriorConfig = HyperpriorConfig()):
         super().__init__()
@@ -222,74 +214,63 @@ class FaceHyperprior(nn.Module):
         self.synthesis = SynthesisTransform(n, m)
         self.hyper_analysis = HyperAnalysis(hyper, m)
         self.hyper_synthesis = HyperSynthesis(hyper, m)
-        self.hyper_entropy = EntropyBottleneck(hyper)
-        self.latent_entropy = GaussianConditional(list(SCALE_TABLE))
         # Quantisation step halves about every two levels at init; training moves them.
         self.gains = GainUnits(config.levels, m, log_spread=math.log(2.0) * (config.levels - 1) / 2)
         self.hyper_gains = GainUnits(config.levels, hyper, log_spread=0.0)
+        self._hyper_prior: FactorizedPrior | None = None
+        self._latent_prior: GaussianConditional | None = None
+        self._hyper_synthesis64: HyperSynthesis | None = None
 
     @property
     def levels(self) -> int:
         return self.gains.levels
 
-    # --- training ---------------------------------------------------------------
+    @property
+    def hyper_prior(self) -> FactorizedPrior:
+        """The hyper-latent's frozen factorised prior (from the weights file)."""
+        if self._hyper_prior is None:
+            raise RuntimeError("the model has no entropy tables yet: load a weights file")
+        return self._hyper_prior
 
-    def forward(self, x: Tensor, level_index: Tensor) -> RDOutput:
-        """Noisy-quantisation pass for training; ``level_index`` is int64 [B], one level per image."""
-        y = self.analysis(x) * self.gains.gain(level_index)
-        z = self.hyper_analysis(y) * self.hyper_gains.gain(level_index)
-        z_noisy, z_likelihoods = self.hyper_entropy(z)
-        mean, scale = self.hyper_synthesis(z_noisy * self.hyper_gains.inverse_gain(level_index))
-        _, y_likelihoods = self.latent_entropy(y, scale, means=mean)
-        # Rate from additive noise, synthesis from hard rounding (straight-through): the
-        # decoder is trained on exactly the values it will see.
-        y_hat = _ste_round(y - mean) + mean
-        x_hat = self.synthesis(y_hat * self.gains.inverse_gain(level_index))
-        return RDOutput(x_hat=x_hat, likelihoods={"y": y_likelihoods, "z": z_likelihoods})
+    @property
+    def latent_prior(self) -> GaussianConditional:
+        """The latent's frozen Gaussian conditional (from the weights file)."""
+        if self._latent_prior is None:
+            raise RuntimeError("the model has no entropy tables yet: load a weights file")
+        return self._latent_prior
 
-    def aux_loss(self) -> Tensor:
-        """Loss that fits the factorised prior's quantiles (used for its CDF range)."""
-        return self.hyper_entropy.loss()
+    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False):
+        """Load transforms and gains like nn.Module, and the entropy models' frozen tables
+        (the ``hyper_entropy.*`` / ``latent_entropy.*`` keys, :mod:`neuralcodec.entropy.priors`)."""
+        state = dict(state_dict)
+        entropy = {k: state.pop(k) for k in list(state) if k.split(".", 1)[0] in self.ENTROPY_PREFIXES}
+        result = super().load_state_dict(state, strict=strict, assign=assign)
+        self._set_priors(entropy)
+        return result
+
+    def _set_priors(self, state: Mapping[str, Tensor]) -> None:
+        self._hyper_prior = FactorizedPrior.from_state_dict(state, "hyper_entropy")
+        self._latent_prior = GaussianConditional.from_state_dict(state, "latent_entropy")
+        self._hyper_synthesis64 = None
 
     # --- coding -------------------------------------------------------------------
 
-    def update_tables(self) -> None:
-        """Recompute the integer CDF tables from the learned densities (at export time only)."""
-        self.hyper_entropy.update(force=True)
-        self.latent_entropy.update_scale_table(list(SCALE_TABLE), force=True)
+    def _mean_scale(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor]:
+        """(mean, scale) of y from the decoded hyper-latent, float64.
 
-    def _tables(self, model: EntropyBottleneck | GaussianConditional) -> CdfTables:
-        cdf, length, offset = (getattr(model, name) for name in ("_quantized_cdf", "_cdf_length", "_offset"))
-        return CdfTables(cdfs=cdf.numpy(), lengths=length.numpy(), offsets=offset.numpy())
-
-    def _float64_hyper_synthesis(self) -> dict[str, Tensor]:
-        """The hyper synthesis weights in float64, for :meth:`_entropy_parameters` (convert once
-        per call of the batch methods: the conversion costs more than a face's hyper synthesis)."""
-        return {k: v.double() for k, v in self.hyper_synthesis.state_dict().items()}
-
-    def _entropy_parameters(
-        self, z_hat: Tensor, level_index: Tensor, params: dict[str, Tensor]
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """(mean, scale, CDF index) of y from the decoded hyper-latent [1, N, h, w] of one image.
-
-        Runs in float64 (``params``: :meth:`_float64_hyper_synthesis`): the CDF index is a
-        threshold on the scale, and encoder and decoder must pick the same one even when thread
-        count or hardware changes the rounding. One image at a time: stacked images give other
-        float64 results in the last bits (measured), which could move an index.
+        Runs in float64: the CDF index is a threshold on the scale, and encoder and decoder
+        must pick the same one even when thread count or hardware changes the rounding. The
+        float64 copy of the hyper synthesis is made once, on first use after loading weights.
         """
+        if self._hyper_synthesis64 is None:
+            self._hyper_synthesis64 = copy.deepcopy(self.hyper_synthesis).double().eval()
         z_in = z_hat.double() * self.hyper_gains.inverse_gain(level_index).double()
-        mean, scale = functional_call(self.hyper_synthesis, params, (z_in,))
-        indexes = self.latent_entropy.build_indexes(scale)
-        return mean, scale, indexes
+        return self._hyper_synthesis64(z_in)
 
-    @staticmethod
-    def _hyper_indexes(shape: torch.Size) -> np.ndarray:
-        """CDF table of each hyper-latent symbol: the factorised prior has one per channel."""
-        return torch.arange(shape[1], dtype=torch.int32).reshape(1, -1, 1, 1).expand(shape).numpy()
-
-    def _hyper_medians(self, shape: torch.Size) -> Tensor:
-        medians = self.hyper_entropy._get_medians().detach().reshape(1, -1, 1, 1)
-        return medians.expand(shape)
+    def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(mean, scale, CDF index) of y from the decoded hyper-latent (:meth:`_mean_scale`)."""
+        mean, scale = self._mean_scale(z_hat, level_index)
+        return mean, scale, self.latent_prior.indexes(scale)
 
     def _region_maps(
         self, level_index: Tensor, region: LevelRegion, latent_hw: tuple[int, int]
@@ -329,17 +310,16 @@ class FaceHyperprior(nn.Module):
             y = self.analysis(x) * self.gains.gain(lv)
             latents.append(y)
             hyper_latents.append(self.hyper_analysis(y) * self.hyper_gains.gain(lv))
-        z_symbols = [torch.round(z - self._hyper_medians(z.shape)) for z in hyper_latents]
+        z_symbols = [torch.round(z - self.hyper_prior.median_map(z.shape)) for z in hyper_latents]
         hyper_streams = encode_symbols_batch(
             [s.int().numpy() for s in z_symbols],
-            [self._hyper_indexes(s.shape) for s in z_symbols],
-            self._tables(self.hyper_entropy),
+            [self.hyper_prior.indexes(s.shape) for s in z_symbols],
+            self.hyper_prior.tables,
         )
-        params = self._float64_hyper_synthesis()
         analysed = []
         for y, symbols, stream in zip(latents, z_symbols, hyper_streams, strict=True):
-            z_hat = symbols + self._hyper_medians(symbols.shape)
-            mean, scale, _ = self._entropy_parameters(z_hat, lv, params)
+            z_hat = symbols + self.hyper_prior.median_map(symbols.shape)
+            mean, scale, _ = self._entropy_parameters(z_hat, lv)
             hyper_hw = (symbols.shape[2], symbols.shape[3])
             analysed.append(AnalysedImage(level_index, y, stream, hyper_hw, mean, scale))
         return analysed
@@ -366,9 +346,9 @@ class FaceHyperprior(nn.Module):
                 lv = torch.tensor([image.level_index])
                 ratio, _ = self._region_maps(lv, region, (y.shape[2], y.shape[3]))
                 mean, scale, y = mean * ratio, scale * ratio, y * ratio
-            indexes.append(self.latent_entropy.build_indexes(scale).numpy())
+            indexes.append(self.latent_prior.indexes(scale).numpy())
             symbols.append(torch.round(y - mean).int().numpy())
-        streams = encode_symbols_batch(symbols, indexes, self._tables(self.latent_entropy))
+        streams = encode_symbols_batch(symbols, indexes, self.latent_prior.tables)
         return [
             EncodedLatents(image.hyper_stream, stream, hyper_hw=image.hyper_hw)
             for image, stream in zip(images, streams, strict=True)
@@ -407,27 +387,26 @@ class FaceHyperprior(nn.Module):
         hyper_shapes = [torch.Size((1, self.config.hyper_width, *e.hyper_hw)) for e in encoded]
         z_symbols = decode_symbols_batch(
             [e.hyper_stream for e in encoded],
-            [self._hyper_indexes(shape) for shape in hyper_shapes],
-            self._tables(self.hyper_entropy),
+            [self.hyper_prior.indexes(shape) for shape in hyper_shapes],
+            self.hyper_prior.tables,
         )
-        params = self._float64_hyper_synthesis()
         means, inverse_gains, latent_indexes = [], [], []
         for symbols, shape, level_index, region in zip(
             z_symbols, hyper_shapes, level_indexes, regions, strict=True
         ):
             lv = torch.tensor([level_index])
-            z_hat = torch.from_numpy(symbols).float() + self._hyper_medians(shape)
-            mean, scale, indexes = self._entropy_parameters(z_hat, lv, params)
+            z_hat = torch.from_numpy(symbols).float() + self.hyper_prior.median_map(shape)
+            mean, scale, indexes = self._entropy_parameters(z_hat, lv)
             inverse_gain = self.gains.inverse_gain(lv)
             if region is not None:
                 ratio, inverse_gain = self._region_maps(lv, region, (mean.shape[2], mean.shape[3]))
                 mean = mean * ratio
-                indexes = self.latent_entropy.build_indexes(scale * ratio)
+                indexes = self.latent_prior.indexes(scale * ratio)
             means.append(mean)
             inverse_gains.append(inverse_gain)
             latent_indexes.append(indexes.numpy())
         y_symbols = decode_symbols_batch(
-            [e.latent_stream for e in encoded], latent_indexes, self._tables(self.latent_entropy)
+            [e.latent_stream for e in encoded], latent_indexes, self.latent_prior.tables
         )
         x_hats = []
         for symbols, mean, inverse_gain in zip(y_symbols, means, inverse_gains, strict=True):
@@ -436,15 +415,3 @@ class FaceHyperprior(nn.Module):
                 raise CorruptBitstream("decoded latent is not finite")
             x_hats.append(self.synthesis.infer(y_hat * inverse_gain).clamp_(0.0, 1.0))
         return x_hats
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Like nn.Module's, but first resizes the CDF-table buffers to the saved sizes."""
-        for prefix, entropy in (
-            ("hyper_entropy", self.hyper_entropy),
-            ("latent_entropy", self.latent_entropy),
-        ):
-            for name in ("_quantized_cdf", "_offset", "_cdf_length"):
-                key = f"{prefix}.{name}"
-                if key in state_dict:
-                    getattr(entropy, name).resize_(state_dict[key].shape)
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)

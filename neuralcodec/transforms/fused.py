@@ -8,13 +8,13 @@
       -> t * sqrt(beta + gamma @ t^2)          per pixel, mixing the C channels
       -> out [N, C, H', W']
 
-``beta`` [C] and ``gamma`` [C, C] are the *effective* GDN parameters: CompressAI stores
+``beta`` [C] and ``gamma`` [C, C] are the *effective* GDN parameters: the layer stores
 reparametrised ones and recomputes them in every forward pass (:func:`igdn_parameters`).
 
 ``neuralcodec._C`` registers ``torch.ops.neuralcodec.deconv_igdn`` for CPU and, in a CUDA
 build, for CUDA (csrc/fused/). Both run the transposed convolution with ATen and then one pass
 that adds the bias and applies IGDN in place, so the only full-size tensor is the output;
-CompressAI's IGDN materialises x^2, the norm and its square root. The op has no autograd:
+the IGDN layer materialises x^2, the norm and its square root. The op has no autograd:
 training uses the layers themselves. Float32 only.
 
 Fused and unfused results agree within :data:`FUSED_RTOL` / :data:`FUSED_ATOL` (summation
@@ -28,10 +28,10 @@ import functools
 
 import torch
 import torch.nn.functional as F
-from compressai.layers import GDN
 from torch import Tensor, nn
 
 from neuralcodec.errors import ExtensionNotBuilt
+from neuralcodec.transforms.gdn import GDN
 
 #: Float32 tolerance of the fused op against :func:`deconv_igdn_reference` (torch.testing style:
 #: |fused - reference| <= FUSED_ATOL + FUSED_RTOL * |reference|).
@@ -49,7 +49,7 @@ _DISPATCH_KEYS = {"cpu": "CPU", "cuda": "CUDA"}
 
 def igdn_parameters(gdn: GDN) -> tuple[Tensor, Tensor]:
     """(beta [C], gamma [C, C]) exactly as ``GDN.forward`` uses them (after reparametrisation)."""
-    return gdn.beta_reparam(gdn.beta), gdn.gamma_reparam(gdn.gamma)
+    return gdn.effective_parameters()
 
 
 def deconv_igdn_reference(
@@ -62,7 +62,7 @@ def deconv_igdn_reference(
     padding: tuple[int, int],
     output_padding: tuple[int, int],
 ) -> Tensor:
-    """The unfused computation, as ConvTranspose2d followed by CompressAI's GDN(inverse=True)."""
+    """The unfused computation, as ConvTranspose2d followed by GDN(inverse=True)."""
     t = F.conv_transpose2d(x, weight, bias, stride, padding, output_padding)
     norm = F.conv2d(t * t, gamma[:, :, None, None], beta)
     return t * torch.sqrt(norm)

@@ -16,15 +16,21 @@ H and W must be multiples of :data:`STRIDE` (the codec pads to it).
 from __future__ import annotations
 
 import torch
-from compressai.layers import GDN
 from torch import nn
 
 from neuralcodec.transforms.fused import deconv_igdn, use_fused_by_default
+from neuralcodec.transforms.gdn import GDN
+from neuralcodec.transforms.strides import LATENT_STRIDE, STRIDE
 
-#: Downsampling of the analysis transform: one latent cell per 16 x 16 pixels.
-LATENT_STRIDE = 16
-#: Total downsampling of the analysis (16) times the hyper analysis (4).
-STRIDE = 64
+__all__ = [
+    "LATENT_STRIDE",
+    "STRIDE",
+    "AnalysisTransform",
+    "HyperAnalysis",
+    "HyperSynthesis",
+    "SynthesisTransform",
+    "stage_widths",
+]
 
 
 Widths = int | tuple[int, int, int]
