@@ -17,6 +17,7 @@ from neuralcodec.errors import (
     InvalidImage,
     InvalidOption,
     LimitExceeded,
+    MissingDependency,
     NfcError,
     NotAnNfcFile,
     TruncatedFile,
@@ -25,6 +26,7 @@ from neuralcodec.errors import (
 )
 from neuralcodec.models.catalog import DEFAULT_QUALITY
 
+#: The one place the version is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
 _CODEC_API = (
@@ -51,6 +53,7 @@ __all__ = [
     "LimitExceeded",
     "InvalidImage",
     "ExtensionNotBuilt",
+    "MissingDependency",
 ]
 
 
