@@ -7,13 +7,18 @@ unset, they are built only when a CUDA toolkit is found (``CUDA_HOME``) *and* to
 so CPU-only machines and CI never spend minutes in nvcc. ``WITH_CUDA=1`` needs no GPU; without
 one, the kernels are compiled for ``TORCH_CUDA_ARCH_LIST`` (default below: A100 and H100, plus
 PTX for newer GPUs), since torch cannot ask a device.
+
+The wheel also carries the model card: docs/models.md, copied in as
+``neuralcodec/weights/MODEL_CARD.md`` (one source, next to the weights it describes).
 """
 
 import glob
 import os
+from pathlib import Path
 
 import torch
 from setuptools import setup
+from setuptools.command.build_py import build_py
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 # C++20: torch's headers need it (csrc/fused includes them). -fopenmp: at::parallel_for in
@@ -53,7 +58,23 @@ def native_extension():
     )
 
 
+MODEL_CARD = Path("docs/models.md")
+
+
+class BuildPyWithModelCard(build_py):
+    """build_py, plus the model card next to the weights."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib, "neuralcodec", "weights", "MODEL_CARD.md")
+        self.mkpath(str(target.parent))
+        self.copy_file(str(MODEL_CARD), str(target))
+
+
 setup(
     ext_modules=[native_extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    cmdclass={
+        "build_ext": BuildExtension.with_options(use_ninja=True),
+        "build_py": BuildPyWithModelCard,
+    },
 )

@@ -19,6 +19,7 @@ from neuralcodec.errors import (
     InvalidImage,
     InvalidOption,
     LimitExceeded,
+    MissingDependency,
     NfcError,
     NotAnNfcFile,
     TruncatedFile,
@@ -28,6 +29,7 @@ from neuralcodec.errors import (
 from neuralcodec.models.catalog import DEFAULT_QUALITY
 from neuralcodec.pillow_plugin import register as _register_pillow_plugin
 
+#: The one place the version is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
 _register_pillow_plugin()
@@ -62,6 +64,7 @@ __all__ = [
     "LimitExceeded",
     "InvalidImage",
     "ExtensionNotBuilt",
+    "MissingDependency",
 ]
 
 

@@ -73,3 +73,8 @@ class InvalidImage(NfcError):
 
 class ExtensionNotBuilt(NfcError):
     """The compiled extension ``neuralcodec._C`` is missing."""
+
+
+class MissingDependency(NfcError, ImportError):
+    """An optional library is not installed; the message names the pip extra that brings it
+    (``--roi auto`` needs OpenCV: ``pip install 'neuralcodec[roi]'``)."""

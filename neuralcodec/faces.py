@@ -7,7 +7,9 @@
 
 The detector is OpenCV's stock frontal-face Haar cascade, which opencv-python-headless ships
 as an XML file (``cv2.data.haarcascades``): no model download. ``cv2`` is imported on first
-use only, so the codec works without OpenCV unless a face has to be found.
+use only, so the codec works without OpenCV unless a face has to be found; OpenCV is the
+``roi`` extra (``pip install 'neuralcodec[roi]'``), and without it finding a face raises
+:class:`~neuralcodec.errors.MissingDependency` saying so.
 
 Masks serve three users: the encoder's ``roi="auto"`` (:func:`detect_face`), the loss of a
 face-masked training run (the per-dataset cache of ``tools/mask_cache.py``), and
@@ -19,10 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 
 from neuralcodec import imaging
+from neuralcodec.errors import MissingDependency
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 #: Detector settings, tuned on 128x128 CelebA crops (docs/models.md): a fine pyramid because
@@ -56,11 +60,21 @@ class Box:
     h: int
 
 
+def _cv2() -> ModuleType:
+    """The cv2 module, or :class:`MissingDependency` naming the extra that installs it."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise MissingDependency(
+            "finding a face (--roi auto, face masks) needs OpenCV: pip install 'neuralcodec[roi]'"
+        ) from exc
+    return cv2
+
+
 @lru_cache(maxsize=1)
 def _cascade():
-    import cv2
-
-    folder = cv2.data.haarcascades  # type: ignore[attr-defined]  # cv2's stubs omit cv2.data
+    cv2 = _cv2()
+    folder = cv2.data.haarcascades
     cascade = cv2.CascadeClassifier(folder + CASCADE_FILE)
     if cascade.empty():
         raise RuntimeError(f"OpenCV could not load {CASCADE_FILE} from {folder}")
@@ -68,8 +82,7 @@ def _cascade():
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
-    import cv2
-
+    cv2 = _cv2()
     return cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
 
 

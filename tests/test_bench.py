@@ -11,7 +11,11 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from helpers import skip_module_without
 from PIL import Image
+
+skip_module_without("bench")
+
 from skimage import data as skdata
 
 from neuralcodec.bench import aggregate, codecs, masks, metrics, rd, store, summary

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import needs_extra
 from helpers import run_cli as run
 from PIL import Image
 
@@ -195,6 +196,7 @@ def test_stdin_stdout_pipeline(face_png):
     assert bad.returncode == 1 and bad.stdout == b"" and bad.stderr.decode().startswith("nfc: error:")
 
 
+@needs_extra("roi")
 def test_encode_with_roi_auto_and_info_shows_it(capsys, face_png, tmp_path):
     nfc = tmp_path / "face.nfc"
     code, _, err = run(capsys, "encode", str(face_png), "-o", str(nfc), "-q", "3", "--roi", "auto")
@@ -253,6 +255,7 @@ def test_an_unknown_model_names_the_flag(capsys, face_png, tmp_path):
     assert code == 2 and one_line_error(err) and "unknown model 'nope'" in err and "-m/--model" in err
 
 
+@needs_extra("roi")
 def test_roi_auto_without_a_face_warns_and_encodes(capsys, tmp_path):
     grey = tmp_path / "grey.png"
     Image.new("RGB", (128, 128), (128, 128, 128)).save(grey)
@@ -280,6 +283,7 @@ def test_bench_help_is_instant_and_does_not_import_torch():
     assert "--codecs" in done.stdout and "neuralcodec[bench]" in done.stdout
 
 
+@needs_extra("bench")
 def test_bench_end_to_end_on_two_tiny_images(capsys, tmp_path, face):
     data = tmp_path / "data"
     data.mkdir()
@@ -309,12 +313,14 @@ def test_bench_end_to_end_on_two_tiny_images(capsys, tmp_path, face):
         assert (out / name).is_file()
 
 
+@needs_extra("bench")
 def test_bench_unknown_codec_is_a_one_line_usage_error(capsys, tmp_path, face):
     Image.fromarray(face).save(tmp_path / "a.png")
     code, _, err = run(capsys, "bench", str(tmp_path), "--codecs", "jpeg,nope", "-o", str(tmp_path / "o"))
     assert code == 2 and one_line_error(err) and "unknown codec 'nope'" in err
 
 
+@needs_extra("bench")
 def test_bench_grid_from_a_missing_folder_is_a_one_line_usage_error(capsys, tmp_path, face):
     Image.fromarray(face).save(tmp_path / "a.png")
     out = tmp_path / "o"

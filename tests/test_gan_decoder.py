@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import needs_extra, run_cli
 from PIL import Image
 
 import neuralcodec
@@ -89,6 +89,7 @@ def test_cli_model_gan_and_decoder_override(capsys, tmp_path, face_png):
     assert code == 2 and "invalid choice" in err
 
 
+@needs_extra("bench")
 def test_high_frequency_energy_ratio_separates_blur_from_detail(face):
     from scipy.ndimage import gaussian_filter
 
@@ -101,6 +102,7 @@ def test_high_frequency_energy_ratio_separates_blur_from_detail(face):
     assert eval_gan.high_frequency_energy(np.full((32, 32, 3), 77, np.uint8)) == 0.0
 
 
+@needs_extra("bench")
 def test_balance_summarises_the_training_log(tmp_path):
     from tools import eval_gan
 
@@ -123,6 +125,7 @@ def test_balance_summarises_the_training_log(tmp_path):
     assert spans[0]["d_loss"] == pytest.approx(np.mean([1.4, 1.39, 1.38, 1.37]))
 
 
+@needs_extra("bench")
 def test_eval_gan_tool_end_to_end(tmp_path, face):
     from tools import eval_gan
 

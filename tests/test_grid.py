@@ -7,7 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import skip_module_without
 from PIL import Image
+
+skip_module_without("bench")
 
 from neuralcodec.bench import grid
 from neuralcodec.bench.codecs import get_codec

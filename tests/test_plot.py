@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import skip_module_without
 from PIL import Image
+
+skip_module_without("bench")
 
 from neuralcodec.bench.plot import main
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import psnr
+from helpers import needs_extra, psnr
 
 import neuralcodec
 from neuralcodec import faces, roi
@@ -113,6 +113,7 @@ def test_explicit_levels_are_stored(face):
     assert neuralcodec.decompress(data).size == (128, 128)
 
 
+@needs_extra("roi")
 def test_auto_roi_uses_the_face_ellipse(face):
     data = neuralcodec.compress(face, quality=4, roi="auto")
     box = faces.detect_face(face)
@@ -121,6 +122,7 @@ def test_auto_roi_uses_the_face_ellipse(face):
     assert data == neuralcodec.compress(face, quality=4, roi=bounds)
 
 
+@needs_extra("roi")
 def test_auto_roi_without_a_face_warns_and_codes_without_roi():
     with pytest.warns(UserWarning, match="no face found"):
         data = neuralcodec.compress(GREY, quality=2, roi="auto")
@@ -206,6 +208,7 @@ def test_parse_roi():
                 roi.parse_roi(bad)
 
 
+@needs_extra("bench")
 def test_eval_roi_tool_reports_plain_and_roi_at_equal_size(tmp_path):
     """tools/eval_roi.py end to end on the bundled face: one table row per variant."""
     import json

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import skip_module_without
 from PIL import Image
+
+skip_module_without("train")
 
 from neuralcodec.models.hyperprior import resample_log_gains
 from neuralcodec.models.registry import build_model, load_weights_file

@@ -32,7 +32,7 @@ out of the sweeps. The sweeps of avif-s0 and heic reach ~44-45 dB on 128x128 fac
 top (~3-5 bpp) and their floor (~0.25 bpp) at quality 0; avif-s0 costs ~0.7 s of CPU per
 128x128 encode, hence its sparser sweep.
 
-Required and optional: the codecs whose libraries requirements.txt installs (Pillow's
+Required and optional: the codecs whose libraries the bench extra installs (Pillow's
 libjpeg-turbo, libwebp and libavif, pillow-jxl-plugin, pillow-heif) and nfc itself are
 required: where one cannot run, get_codec raises BrokenCodec, so a broken install or a broken
 nfc fails the benchmark and its tests instead of being skipped. Only the optional ones
@@ -333,7 +333,7 @@ def codec_names() -> list[str]:
 
 
 def required_codec_names() -> list[str]:
-    """The codecs that must run wherever requirements.txt is installed."""
+    """The codecs that must run wherever the bench extra is installed."""
     return [name for name, entry in _REGISTRY.items() if entry.required]
 
 
@@ -353,6 +353,6 @@ def get_codec(name: str, config: CodecConfig = DEFAULT_CONFIG) -> Codec:
     except CodecUnavailable as exc:
         if entry.required:
             raise BrokenCodec(
-                f"{name} must run here (requirements.txt installs what it needs) but cannot: {exc}"
+                f"{name} must run here (the bench extra installs what it needs) but cannot: {exc}"
             ) from exc
         raise

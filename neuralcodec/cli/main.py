@@ -179,7 +179,7 @@ def _import_bench_suite():
     except ImportError as exc:
         raise UsageError(
             f"nfc bench needs the benchmark extras ({exc.name} is missing): "
-            "pip install 'neuralcodec[bench]', or pip install -r requirements.txt in a checkout"
+            "pip install 'neuralcodec[bench]' (in a checkout: pip install --no-build-isolation -e '.[bench]')"
         ) from None
     return suite
 
