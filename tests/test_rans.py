@@ -308,7 +308,7 @@ def test_a_second_encoding_with_an_initial_state_above_2_63_raises():
     cdfs, lengths, offsets = TABLES
     rng = np.random.default_rng(5)
     forged = 0
-    for _ in range(200):
+    for _ in range(600):
         symbols, indexes = random_message(rng, TABLES, int(rng.integers(20, 60)), 1000)
         steps = [
             step
