@@ -21,8 +21,8 @@ a single forged file directly).
 ``--driver atheris`` (the default when atheris is installed) instruments the neuralcodec
 package and uses libFuzzer's coverage-guided mutator; it prints libFuzzer's ``cov:``/``ft:``
 coverage counters. ``--driver random`` mutates the seeds (bit flips, overwrites, cuts, splices).
-Either way the last line counts the inputs run; a failure stops the run with a traceback
-and (atheris) writes the input to ``crash-*``.
+The random driver's last line counts the inputs run, atheris's is libFuzzer's ``Done N runs``;
+a failure stops the run with a traceback and (atheris) writes the input to ``crash-*``.
 """
 
 from __future__ import annotations
