@@ -5,6 +5,7 @@ Checked against: a pure-Python reference (neuralcodec/entropy/reference.py), Com
 streams, fuzzing) that must only ever raise RansDecodeError / RansArgumentError.
 """
 
+import struct
 from itertools import pairwise
 
 import numpy as np
@@ -283,6 +284,47 @@ def test_forged_initial_state_raises():
         data = state.to_bytes(8, "little")
         with pytest.raises(_C.RansDecodeError, match="impossible state"):
             _C.decode_with_indexes(data, empty, *TABLES)
+
+
+def _second_encoding(steps):
+    """``ref.encode_steps`` except that the last step coded skips its renormalisation, which
+    leaves the state in [2**63, 2**64): one word shorter, and it decodes to the same steps."""
+    state, words = ref.LOWER_BOUND, []
+    for k, (start, freq, scale_bits) in enumerate(reversed(steps)):
+        if state >= (ref.LOWER_BOUND >> scale_bits) * ref.WORD * freq and k < len(steps) - 1:
+            words.append(state % ref.WORD)
+            state //= ref.WORD
+        state = (state // freq) * (1 << scale_bits) + state % freq + start
+    if not ref.UPPER_BOUND <= state < 2**64:
+        return None
+    out = [state % ref.WORD, state // ref.WORD] + words[::-1]
+    return struct.pack(f"<{len(out)}I", *out)
+
+
+def test_a_second_encoding_with_an_initial_state_above_2_63_raises():
+    """Found with the libFuzzer target's canonicity oracle (tests/fuzz/rans_fuzzer.cpp): the
+    decoders accepted initial states the encoder never writes, so two streams decoded to the
+    same symbols. tests/fuzz/corpus/rans/regression-noncanonical-state is such a stream."""
+    cdfs, lengths, offsets = TABLES
+    rng = np.random.default_rng(5)
+    forged = 0
+    for _ in range(600):
+        symbols, indexes = random_message(rng, TABLES, int(rng.integers(20, 60)), 1000)
+        steps = [
+            step
+            for symbol, t in zip(symbols.tolist(), indexes.tolist(), strict=True)
+            for step in ref.symbol_steps(symbol, ref._cdf(cdfs, lengths, t), int(lengths[t]), int(offsets[t]))
+        ]
+        data = _second_encoding(steps)
+        if data is None:
+            continue
+        forged += 1
+        assert data != _C.encode_with_indexes(symbols, indexes, *TABLES)
+        with pytest.raises(_C.RansDecodeError, match="impossible state"):
+            _C.decode_with_indexes(data, indexes, *TABLES)
+        with pytest.raises(ValueError, match="impossible initial state"):
+            ref.decode(data, indexes.tolist(), *TABLES)
+    assert forged >= 5
 
 
 def test_symbol_overflowing_int32_raises():

@@ -1,9 +1,19 @@
-"""Fuzz the rANS lane decoder of neuralcodec._C: only RansDecodeError / RansArgumentError may escape.
+"""Fuzz the rANS lane decoder: only its named errors may escape, and what it accepts is canonical.
 
+    nice -n 19 python -m tools.fuzz_rans --driver libfuzzer --seconds 300   # C++, ASan + UBSan
     nice -n 15 env OMP_NUM_THREADS=1 python -m tools.fuzz_rans --seconds 300            # atheris if installed
     nice -n 15 env OMP_NUM_THREADS=1 python -m tools.fuzz_rans --seconds 300 --driver random
 
-Each input is one byte choosing a target, then the stream bytes:
+``--driver libfuzzer`` builds tests/fuzz/rans_fuzzer.cpp with the torch-free coder sources
+(csrc/rans/rans_coder.cpp) into build/fuzz/ with ``clang++ -fsanitize=fuzzer,address,undefined``
+and runs it from the committed seed corpus tests/fuzz/corpus/rans/ (plus a work corpus,
+``--corpus``); its input layout and oracles are in the .cpp's header comment. ``--runs N``
+stops after N inputs; a crash, leak, sanitizer report or oracle failure writes ``crash-*``
+(or ``leak-*``, ``timeout-*``) into the current folder and exits non-zero.
+``--write-seeds`` regenerates the seed corpus.
+
+The Python drivers go through ``neuralcodec._C``'s bindings. Each input is one byte choosing
+a target, then the stream bytes:
 
 * ``small``: a 1-lane stream of 24 symbols over 6 random tables, decoded by the C++ coder *and*
   by the pure-Python reference (neuralcodec/entropy/reference.py): both must reject it, or both must
@@ -20,8 +30,12 @@ prints its input count finished without one.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -135,15 +149,84 @@ def run_atheris(seconds: float, corpus: Path) -> None:
         pass
 
 
+ROOT = Path(__file__).resolve().parent.parent
+FUZZER_SOURCE = ROOT / "tests" / "fuzz" / "rans_fuzzer.cpp"
+CODER_SOURCES = [ROOT / "csrc" / "rans" / "rans_coder.cpp"]
+CODER_HEADERS = ROOT / "csrc" / "rans"
+SEED_CORPUS = ROOT / "tests" / "fuzz" / "corpus" / "rans"
+BUILD_DIR = ROOT / "build" / "fuzz"
+FUZZ_FLAGS = ["-std=c++20", "-O2", "-g", "-pthread", "-fno-sanitize-recover=all"]
+
+
+def clang() -> str | None:
+    """The clang++ to build with ($CXX if it is clang), or None."""
+    for candidate in (os.environ.get("CXX"), "clang++"):
+        if candidate and "clang" in Path(candidate).name and shutil.which(candidate):
+            return candidate
+    return None
+
+
+def build_libfuzzer(seed_writer: bool = False) -> Path:
+    """Build (if its sources changed) the libFuzzer target, or the seed writer; returns its path."""
+    compiler = clang()
+    if compiler is None:
+        raise SystemExit("fuzz_rans: clang++ not found (apt-get install clang); libFuzzer needs clang")
+    name = "rans_seed_writer" if seed_writer else "rans_fuzzer"
+    binary = BUILD_DIR / name
+    sources = [FUZZER_SOURCE, *CODER_SOURCES, *CODER_HEADERS.glob("*.hpp")]
+    if binary.exists() and all(s.stat().st_mtime < binary.stat().st_mtime for s in sources):
+        return binary
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    sanitizers = "address,undefined" if seed_writer else "fuzzer,address,undefined"
+    defines = ["-DRANS_FUZZ_SEED_WRITER"] if seed_writer else []
+    subprocess.run(
+        [compiler, *FUZZ_FLAGS, f"-fsanitize={sanitizers}", *defines, f"-I{CODER_HEADERS}"]
+        + [str(FUZZER_SOURCE), *map(str, CODER_SOURCES), "-o", str(binary)],
+        check=True,
+    )
+    return binary
+
+
+def write_seeds(folder: Path) -> None:
+    """Replace the seed-* files of ``folder`` with fresh valid inputs (other files are kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("seed-*"):
+        old.unlink()
+    subprocess.run([str(build_libfuzzer(seed_writer=True)), str(folder)], check=True)
+
+
+def run_libfuzzer(seconds: float, corpus: Path, runs: int | None, extra: list[str]) -> int:
+    binary = build_libfuzzer()
+    corpus.mkdir(parents=True, exist_ok=True)
+    options = [f"-max_total_time={int(seconds)}", "-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"]
+    if runs is not None:
+        options.append(f"-runs={runs}")
+    return subprocess.run([str(binary), *options, *extra, str(corpus), str(SEED_CORPUS)]).returncode
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--driver", choices=["atheris", "random"], default=None)
+    parser.add_argument("--driver", choices=["atheris", "random", "libfuzzer"], default=None)
     parser.add_argument("--seed", type=int, default=0, help="random driver's seed")
-    parser.add_argument("--corpus", type=Path, default=Path("/tmp/fuzz_rans_corpus"))
-    args = parser.parse_args()
+    parser.add_argument("--corpus", type=Path, default=None, help="work corpus (default: a temporary folder)")
+    parser.add_argument("--runs", type=int, default=None, help="libfuzzer: stop after this many inputs")
+    parser.add_argument(
+        "--write-seeds", action="store_true", help=f"regenerate {SEED_CORPUS.relative_to(ROOT)}"
+    )
+    args, extra = parser.parse_known_args()
+    if args.write_seeds:
+        write_seeds(SEED_CORPUS)
+        return
+    if args.driver == "libfuzzer":
+        if args.corpus is not None:
+            raise SystemExit(run_libfuzzer(args.seconds, args.corpus, args.runs, extra))
+        with tempfile.TemporaryDirectory(prefix="fuzz_rans_") as tmp:
+            raise SystemExit(run_libfuzzer(args.seconds, Path(tmp), args.runs, extra))
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
     for seed in SEEDS:  # the seeds are valid: both targets accept them
         one_input(seed)
     driver = args.driver
@@ -166,7 +249,7 @@ def main() -> None:
         )
     )
     if driver == "atheris":
-        run_atheris(args.seconds, args.corpus)
+        run_atheris(args.seconds, args.corpus or Path(tempfile.mkdtemp(prefix="fuzz_rans_")))
     else:
         run_random(args.seconds, args.seed)
 

@@ -129,7 +129,7 @@ class Decoder {
     }
     const uint64_t low = read_word();
     state_ = low | (uint64_t{read_word()} << 32);
-    if (state_ < STATE_LOWER_BOUND) {
+    if (state_ < STATE_LOWER_BOUND || state_ >= STATE_UPPER_BOUND) {
       throw DecodeError("rANS stream starts with an impossible state");
     }
   }

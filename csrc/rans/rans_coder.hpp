@@ -50,6 +50,11 @@ namespace rans {
 constexpr int CDF_PRECISION_BITS = 16;
 constexpr int BYPASS_CHUNK_BITS = 4;
 constexpr uint64_t STATE_LOWER_BOUND = uint64_t{1} << 31;
+// Every state the encoder reaches, its final one included, is below this (32-bit
+// renormalisation keeps it in [2^31, 2^63)). A stream starting at or above it
+// would be a second, non-canonical encoding of the same symbols: the decoders
+// refuse it, so every accepted stream is the encoder's own output.
+constexpr uint64_t STATE_UPPER_BOUND = uint64_t{1} << 63;
 // Enough chunks for the largest raw value an int32 symbol can produce (33 bits).
 constexpr int MAX_BYPASS_CHUNKS = 9;
 constexpr std::size_t BYTES_PER_WORD = 4;

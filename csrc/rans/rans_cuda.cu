@@ -176,7 +176,7 @@ __device__ int32_t decode_lane(const uint8_t* data, const UnitMeta& unit, const 
   reader.read_word(&low_word);
   reader.read_word(&high_word);
   reader.state = low_word | uint64_t{high_word} << 32;
-  if (reader.state < STATE_LOWER_BOUND) {
+  if (reader.state < STATE_LOWER_BOUND || reader.state >= STATE_UPPER_BOUND) {
     return kImpossibleState;
   }
 

@@ -24,6 +24,7 @@ from itertools import pairwise
 PRECISION = 16
 BYPASS_BITS = 4
 LOWER_BOUND = 1 << 31
+UPPER_BOUND = 1 << 63
 WORD = 1 << 32
 MAX_BYPASS_CHUNKS = 9  # enough for any int32 symbol
 
@@ -77,7 +78,8 @@ class _Reader:
         self.words = list(struct.unpack(f"<{len(data) // 4}I", data))
         self.pos = 2
         self.state = self.words[0] + self.words[1] * WORD
-        if self.state < LOWER_BOUND:
+        # The encoder's states stay below 2**63: a higher one would be a second encoding.
+        if not LOWER_BOUND <= self.state < UPPER_BOUND:
             raise ValueError("impossible initial state")
 
     def decode(self, cdf: list[int], scale_bits: int) -> int:
