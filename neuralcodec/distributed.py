@@ -214,7 +214,7 @@ def _run(job: _Job, src, dst, run: _Run) -> JobSummary:
     fs, dst_root = _resolve(dst, run.filesystem)
     parquet = job.worker_options.get("output") == "parquet"
     sources = [_resolve(s, run.filesystem) for s in ([src] if isinstance(src, (str, os.PathLike)) else src)]
-    pairs = _list_inputs(sources, fs, dst_root, job, run.recursive, parquet)
+    pairs = _list_inputs(sources, dst_root, job, run.recursive, parquet)
     existing = _list_tree(fs, dst_root)
     _sweep_temporaries(fs, existing)
     if parquet:
@@ -229,7 +229,7 @@ def _run(job: _Job, src, dst, run: _Run) -> JobSummary:
 
     statuses: dict[str, dict] = {}
     if pending:
-        statuses = _execute(job, run, fs, dst_root, pending)
+        statuses = _execute(job, run, sources[0][0], fs, dst_root, pending)
         _sweep_temporaries(fs, _list_tree(fs, dst_root))
     failed = tuple(
         FileError(source, s["error"], s["message"]) for source, s in sorted(statuses.items()) if not s["ok"]
@@ -252,7 +252,9 @@ def _run(job: _Job, src, dst, run: _Run) -> JobSummary:
     )
 
 
-def _execute(job: _Job, run: _Run, fs, dst_root: str, pending: list[tuple[str, str]]) -> dict[str, dict]:
+def _execute(
+    job: _Job, run: _Run, src_fs, fs, dst_root: str, pending: list[tuple[str, str]]
+) -> dict[str, dict]:
     """Run the workers over ``pending`` (source, output) pairs: one status per source."""
     ray = _connect(run.address)
     from ray.data import ActorPoolStrategy, DataContext
@@ -272,7 +274,9 @@ def _execute(job: _Job, run: _Run, fs, dst_root: str, pending: list[tuple[str, s
     threads = max(1, int(run.num_cpus))
     results = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
         job.worker,
-        fn_constructor_kwargs=dict(filesystem=fs, dst_root=dst_root, threads=threads, **job.worker_options),
+        fn_constructor_kwargs=dict(
+            src_filesystem=src_fs, filesystem=fs, dst_root=dst_root, threads=threads, **job.worker_options
+        ),
         batch_size=run.batch_size,
         batch_format="numpy",
         compute=pool,
@@ -340,15 +344,15 @@ def _resolve(path: str | os.PathLike, filesystem) -> tuple[pyarrow.fs.FileSystem
     return pyarrow.fs.LocalFileSystem(), os.path.abspath(text)
 
 
-def _list_inputs(sources, fs, dst_root, job: _Job, recursive: bool, parquet: bool) -> list[tuple[str, str]]:
+def _list_inputs(sources, dst_root, job: _Job, recursive: bool, parquet: bool) -> list[tuple[str, str]]:
     """(source path, output path) of every input; for Parquet the output is the row's ``path``."""
     import pyarrow.fs
 
     pairs: dict[str, str] = {}
     outputs: set[str] = set()
     for src_fs, root in sources:
-        if src_fs is not fs and src_fs.type_name != fs.type_name:
-            raise InvalidOption(f"{root} and the output must be on the same filesystem")
+        if src_fs is not sources[0][0] and src_fs.type_name != sources[0][0].type_name:
+            raise InvalidOption(f"{root} is on another filesystem than {sources[0][1]}")
         info = src_fs.get_file_info(root)
         if info.type == pyarrow.fs.FileType.File:
             names = [(root, posixpath.basename(root))]
@@ -491,7 +495,7 @@ class _Worker:
     ``__call__`` takes a batch of (source, output) and returns one status row per source.
     """
 
-    def __init__(self, filesystem, dst_root: str, threads: int) -> None:
+    def __init__(self, src_filesystem, filesystem, dst_root: str, threads: int) -> None:
         import torch
 
         # What the CLI hides too: CompressAI's import trips a torch deprecation warning.
@@ -499,6 +503,7 @@ class _Worker:
             "ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning
         )
         torch.set_num_threads(threads)  # its CPU share: N workers on N cores do not oversubscribe
+        self.src_fs = src_filesystem
         self.fs = filesystem
         self.dst_root = dst_root
         self.threads = threads
@@ -523,7 +528,7 @@ class _Worker:
     def __call__(self, batch: dict) -> dict:
         sources = [str(s) for s in batch["source"]]
         outputs = [str(o) for o in batch["output"]]
-        contents = list(self.io.map(lambda s: _read(self.fs, s), sources))
+        contents = list(self.io.map(lambda s: _read(self.src_fs, s), sources))
         readable = [i for i, c in enumerate(contents) if not isinstance(c, Exception)]
         results: list = list(contents)
         for i, coded in zip(readable, self.code([contents[i] for i in readable]), strict=True):
@@ -540,8 +545,8 @@ class _Worker:
 
 
 class _EncodeWorker(_Worker):
-    def __init__(self, filesystem, dst_root: str, threads: int, quality: int, model: str, roi, output: str):
-        super().__init__(filesystem, dst_root, threads)
+    def __init__(self, src_filesystem, filesystem, dst_root: str, threads: int, quality, model, roi, output):
+        super().__init__(src_filesystem, filesystem, dst_root, threads)
         from neuralcodec.models.catalog import spec_for
         from neuralcodec.models.registry import load_model
 
@@ -600,8 +605,8 @@ class _EncodeWorker(_Worker):
 
 
 class _DecodeWorker(_Worker):
-    def __init__(self, filesystem, dst_root: str, threads: int, decoder: str | None) -> None:
-        super().__init__(filesystem, dst_root, threads)
+    def __init__(self, src_filesystem, filesystem, dst_root: str, threads: int, decoder: str | None):
+        super().__init__(src_filesystem, filesystem, dst_root, threads)
         self.decoder = decoder
 
     def code(self, contents: list[bytes]) -> list:

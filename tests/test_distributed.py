@@ -80,7 +80,8 @@ def test_encode_writes_the_bytes_of_compress_and_lists_corrupt_inputs(cluster, t
     assert sorted(Path(e.source).name for e in summary.failed) == ["cut.png", "junk.png"]
     assert {e.error for e in summary.failed} == {"InvalidImage"}
     manifest = [json.loads(line) for line in (dst / distributed.MANIFEST_NAME).read_text().splitlines()]
-    assert sorted(m["source"] for m in manifest) == sorted(str(src / n) for n in ("junk.png", "nested/cut.png"))
+    failed = sorted(str(src / name) for name in ("junk.png", "nested/cut.png"))
+    assert sorted(m["source"] for m in manifest) == failed
     assert not (dst / "junk.nfc").exists() and not (dst / "nested" / "cut.nfc").exists()
     assert temporaries(dst) == []
     assert summary.threads_per_worker == 1  # one CPU per worker: one torch thread
@@ -209,9 +210,11 @@ def test_parquet_rows_hold_the_bytes_of_compress_and_a_rerun_skips_them(cluster,
     assert (again.written, again.skipped, again.workers) == (0, len(faces), 0)  # no Ray job at all
 
 
-def test_decode_cli_writes_what_decompress_gives_and_exits_1_on_a_damaged_file(cluster, tmp_path, faces, capsys):
+def test_decode_cli_writes_what_decompress_gives_and_exits_1_on_damage(cluster, tmp_path, faces, capsys):
     src, dst = tmp_path / "nfc", tmp_path / "png"
-    files = {str(Path(n).with_suffix(".nfc")): neuralcodec.compress(d, quality=QUALITY) for n, d in faces.items()}
+    files = {
+        str(Path(n).with_suffix(".nfc")): neuralcodec.compress(d, quality=QUALITY) for n, d in faces.items()
+    }
     good = files["face.nfc"]
     files["damaged.nfc"] = good[:-3] + bytes(b ^ 0xFF for b in good[-3:])
     write_tree(src, files)
