@@ -50,7 +50,7 @@ def test_the_version_is_written_once():
 def test_the_runtime_needs_no_extra():
     required = pyproject()["project"]["dependencies"]
     names = {re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0].lower() for d in required}
-    assert names == {"torch", "numpy", "pillow"}
+    assert names == {"torch", "numpy", "pillow", "tqdm"}
     numpy_req = next(d for d in required if d.startswith("numpy"))
     assert "<" not in numpy_req  # numpy 2 is supported (and tested: .ci/numpy2)
 
