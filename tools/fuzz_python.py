@@ -74,8 +74,18 @@ def _pillow_open() -> Callable[[bytes], object] | None:
     if "NFC" not in Image.OPEN:
         return None
 
+    from PIL import UnidentifiedImageError
+
+    from neuralcodec.container.spec import MAGIC
+
     def open_nfc(data: bytes) -> object:
-        with Image.open(io.BytesIO(data), formats=["NFC"]) as img:
+        try:
+            img = Image.open(io.BytesIO(data), formats=["NFC"])
+        except UnidentifiedImageError:
+            if data.startswith(MAGIC):
+                raise  # the plugin must claim every file with its magic
+            return None  # Pillow's answer for a file no plugin accepts
+        with img:
             img.load()
             return img.size
 
