@@ -18,7 +18,6 @@ offsets, ``*_quarter_steps``): the glossary in :mod:`neuralcodec.models.hyperpri
 
 from __future__ import annotations
 
-import numbers
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,7 +34,14 @@ from neuralcodec.container.spec import (
     QUARTER_STEPS_PER_LEVEL,
 )
 from neuralcodec.errors import CorruptHeader, InvalidImage, InvalidOption, NfcError
-from neuralcodec.info import FileInfo, available_qualities, default_quality, inspect  # noqa: F401 (re-exported)
+from neuralcodec.info import (  # noqa: F401 (FileInfo, the quality queries and inspect are re-exported)
+    FileInfo,
+    available_qualities,
+    checked_quality,
+    default_quality,
+    inspect,
+    is_integer,
+)
 from neuralcodec.models.catalog import (
     DEFAULT_MODEL,
     ModelSpec,
@@ -59,23 +65,6 @@ from neuralcodec.roi import (
     roi_cells,
 )
 from neuralcodec.transforms.networks import STRIDE
-
-
-def _is_integer(value) -> bool:
-    """An int or a numpy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_quality(quality: int | None, model: str) -> int:
-    if quality is None:
-        return default_quality(model)
-    levels = available_qualities(model)
-    if not _is_integer(quality) or int(quality) not in levels:
-        raise InvalidOption(
-            f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}",
-            option="quality",
-        )
-    return int(quality)
 
 
 def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock | None = None) -> bytes:
@@ -210,11 +199,11 @@ def _request(quality, model, roi, roi_levels, target_bytes) -> _Request:
     if target_bytes is not None:
         if quality is not None:
             raise InvalidOption("give quality or target_bytes, not both")
-        if not _is_integer(target_bytes) or target_bytes < 1:
+        if not is_integer(target_bytes) or target_bytes < 1:
             raise InvalidOption(f"target_bytes must be a positive integer, not {target_bytes!r}")
         rate = _ByteBudget(int(target_bytes))
     else:
-        rate = _check_quality(quality, spec.alias)
+        rate = checked_quality(quality, spec.alias)
     if roi_levels is not None and roi is None:
         raise InvalidOption("roi_levels needs an roi")
     roi_levels = (ROI_DEFAULT_BOOST_LEVELS, None) if roi_levels is None else roi_levels

@@ -155,15 +155,12 @@ def encode_dataset(
     Per-input failures (unreadable or corrupt images, an ROI outside an image) are in the
     summary and in ``dst/_nfc-errors.jsonl``; InvalidOption for options that fit no input.
     """
-    from neuralcodec import codec
+    from neuralcodec.info import checked_quality
     from neuralcodec.roi import parse_roi
 
     if output not in ("files", "parquet"):
         raise InvalidOption(f"output must be 'files' or 'parquet', not {output!r}")
-    qualities = codec.available_qualities(model)
-    quality = codec.default_quality(model) if quality is None else quality
-    if isinstance(quality, bool) or quality not in qualities:
-        raise InvalidOption(f"quality of model {model} must be an integer in {qualities[0]}..{qualities[-1]}")
+    quality = checked_quality(quality, model)
     if isinstance(roi, str):
         roi = parse_roi(roi)
     options = dict(quality=quality, model=model, roi=roi, output=output)
@@ -465,14 +462,14 @@ def _encode_images(images: list, quality: int, model: str, roi) -> list[bytes]:
     into the codec. Raises the first image's NfcError / InvalidOption."""
     import neuralcodec
 
-    return [neuralcodec.compress(img, quality=quality, model=model, roi=roi) for img in images]
+    return neuralcodec.compress_batch(images, quality=quality, model=model, roi=roi)
 
 
 def _decode_images(files: list[bytes], decoder: str | None) -> list[Image.Image]:
     """The decoded images of .nfc files, in order; raises the first file's NfcError."""
     import neuralcodec
 
-    return [neuralcodec.decompress(data, decoder=decoder) for data in files]
+    return neuralcodec.decompress_batch(files, decoder=decoder)
 
 
 def _isolating(code: Callable[[list], list], items: list) -> list:

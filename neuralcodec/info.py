@@ -7,10 +7,12 @@ re-exports these names.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from neuralcodec.container import unpack
 from neuralcodec.container.spec import QUARTER_STEPS_PER_LEVEL
+from neuralcodec.errors import InvalidOption
 from neuralcodec.models.catalog import DEFAULT_MODEL, spec_for, spec_for_hash
 from neuralcodec.transforms.strides import LATENT_STRIDE
 
@@ -59,6 +61,24 @@ def available_qualities(model: str = DEFAULT_MODEL) -> list[int]:
 def default_quality(model: str = DEFAULT_MODEL) -> int:
     """:data:`DEFAULT_QUALITY`, or the model's highest quality below it where it has fewer."""
     return spec_for(model).default_quality
+
+
+def is_integer(value) -> bool:
+    """An int or a numpy integer, not a bool (numpy's bool is no numbers.Integral either)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def checked_quality(quality: int | None, model: str = DEFAULT_MODEL) -> int:
+    """``quality`` as an int if ``model`` has it, its default for None; InvalidOption otherwise."""
+    if quality is None:
+        return default_quality(model)
+    levels = available_qualities(model)
+    if not is_integer(quality) or int(quality) not in levels:
+        raise InvalidOption(
+            f"quality of model {model} must be an integer in {levels[0]}..{levels[-1]}, not {quality!r}",
+            option="quality",
+        )
+    return int(quality)
 
 
 def inspect(data: bytes) -> FileInfo:
