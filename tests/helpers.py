@@ -14,6 +14,7 @@ EXTRA_MODULES = {
     "roi": ("cv2",),
     "bench": ("cv2", "compressai", "tqdm", "piq", "bjontegaard", "scipy", "matplotlib"),
     "train": ("cv2", "compressai", "tqdm"),
+    "identity": ("dlib", "face_recognition_models"),
 }
 
 
