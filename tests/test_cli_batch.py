@@ -210,3 +210,36 @@ def test_help_shows_the_engines(capsys):
         assert code == 0 and "--engine {local,ray}" in out and "--address auto|HOST:PORT" in out
     code, out, _ = run(capsys, "--help")
     assert "--engine ray --address auto" in out
+
+
+def test_the_ray_engine_gets_the_batch_flags_and_its_exit_status_is_nfcs(capsys, tree, tmp_path, monkeypatch):
+    from neuralcodec import distributed
+
+    calls = []
+
+    def fake_run_cli(command, inputs, output, **options):
+        calls.append((command, inputs, output, options))
+        return 1
+
+    monkeypatch.setattr(distributed, "run_cli", fake_run_cli)
+    out = str(tmp_path / "out")
+    argv = ["encode", str(tree), "-r", "-o", out, "-q", "3", "--roi", "8,8,32,32", "-f", "-j", "3"]
+    code, _, _ = run(capsys, *argv, "--quiet", "--engine", "ray", "--address", "auto")
+    assert code == 1
+    code, _, _ = run(capsys, "decode", str(tree), "-r", "-o", out, "--decoder", "faithful", "--engine", "ray")
+    assert code == 1
+    (_, inputs, output, encode), (command, _, _, decode) = calls
+    assert (calls[0][0], inputs, output) == ("encode", [str(tree)], out)
+    assert encode == dict(
+        quality=3,
+        model="cvae",
+        roi=(8, 8, 32, 32),
+        decoder=None,
+        force=True,
+        recursive=True,
+        jobs=3,
+        address="auto",
+        quiet=True,
+    )
+    assert command == "decode" and decode["decoder"] == "faithful" and decode["jobs"] is None
+    assert (decode["address"], decode["force"], decode["quiet"]) == (None, False, False)
