@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neuralcodec.errors import InvalidOption, NfcError
+from neuralcodec.errors import InvalidOption, MissingDependency, NfcError
 from neuralcodec.models.catalog import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -204,6 +204,7 @@ def decode_dataset(
 
 def _run(job: _Job, src, dst, run: _Run) -> JobSummary:
     start = time.perf_counter()
+    _require_ray()
     if isinstance(run.batch_size, bool) or not isinstance(run.batch_size, int) or run.batch_size < 1:
         raise InvalidOption(f"batch_size must be a positive integer, not {run.batch_size!r}")
     if not run.num_cpus > 0:
@@ -291,11 +292,21 @@ def _execute(
     return statuses
 
 
-def _connect(address: str | None):
+def _require_ray() -> None:
+    """MissingDependency naming the extra, before any work, where Ray Data or pyarrow is missing."""
     try:
-        import ray
-    except ImportError:
-        raise InvalidOption("the Ray engine needs Ray: pip install 'neuralcodec[ray]'") from None
+        import pyarrow.fs  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency(
+            f"the Ray engine needs Ray Data ({exc.name or 'ray'} cannot be imported): "
+            "pip install 'neuralcodec[ray]'"
+        ) from exc
+
+
+def _connect(address: str | None):
+    import ray
+
     if not ray.is_initialized():
         # A cluster started here for this job needs no dashboard; a remote one has its own.
         ray.init(
@@ -634,7 +645,7 @@ def run_cli(
     *,
     quality: int | None = None,
     model: str = DEFAULT_MODEL,
-    roi: str | None = None,
+    roi: str | tuple[int, int, int, int] | None = None,
     decoder: str | None = None,
     image_format: str = "png",
     force: bool = False,
@@ -648,7 +659,8 @@ def run_cli(
     Shows progress (on a terminal) and each failed input on stderr, then one summary line
     (``quiet``: the failures only). Returns the exit status: 0 when every input was written
     or skipped, 1 when some failed (they are in DST/_nfc-errors.jsonl). InvalidOption (exit 2)
-    for options that fit no input, or when Ray is not installed.
+    for options that fit no input; MissingDependency (exit 1), naming the ``ray`` extra, when
+    Ray Data is not installed. ``jobs``: workers (None: one per CPU of the cluster).
     """
     progress = not quiet and sys.stderr.isatty()
     if command == "encode":

@@ -150,3 +150,96 @@ def test_two_workers_write_the_same_bytes_and_no_third_party_warning(tree, tmp_p
     assert hashes(tmp_path / "one") == hashes(tmp_path / "two") and len(hashes(tmp_path / "two")) == 2
     assert two.stderr.splitlines() == [line for line in two.stderr.splitlines() if line.startswith("nfc: ")]
     assert "Warning" not in two.stderr and "encoded 2 files" in two.stderr
+
+
+# --- --engine ray: the checks the CLI makes before it imports Ray (the Ray jobs themselves run in
+# tests/test_distributed.py, on a local cluster) ------------------------------------------------
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """An interpreter where ``import ray`` fails, as without the ray extra."""
+    for name in ("ray", "ray.data"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{src}", "-r"], "-o OUTDIR is needed"),
+        (["{src}", "-o", "{out}"], "is a folder: add -r/--recursive"),
+        (["{src}/a.png", "-o", "-"], "needs an output folder"),
+        (["{src}/sub/b.png", "-o", "{src}/a.png"], "needs an output folder"),
+        (["{src}/a.png", "-", "-o", "{out}"], "standard input"),
+        (["{src}", "-r", "-o", "{out}", "--size", "900"], "--size does not run with --engine ray"),
+        (["{src}", "-r", "-o", "{out}", "--roi", "0,0,8,8", "--roi-boost", "1"], "--roi-boost does not run"),
+    ],
+)
+def test_ray_engine_usage_errors_exit_2_before_ray_is_imported(capsys, no_ray, tree, tmp_path, args, message):
+    originals = hashes(tree)
+    argv = [a.format(src=tree, out=tmp_path / "out") for a in args]
+    code, _, err = run(capsys, "encode", *argv, "--engine", "ray")
+    assert code == 2 and err.startswith("nfc: error: ") and len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "out").exists() and hashes(tree) == originals
+
+
+def test_an_address_needs_the_ray_engine(capsys, tree, tmp_path):
+    code, _, err = run(capsys, "encode", str(tree), "-r", "-o", str(tmp_path / "out"), "--address", "auto")
+    assert code == 2 and err == "nfc: error: --address needs --engine ray\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_the_ray_engine_without_ray_names_the_extra(capsys, no_ray, tree, tmp_path, command):
+    from neuralcodec import distributed
+    from neuralcodec.errors import MissingDependency
+
+    out = tmp_path / "out"
+    code, _, err = run(capsys, command, str(tree), "-r", "-o", str(out), "--engine", "ray")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith("nfc: error: the Ray engine needs Ray Data")
+    assert "pip install 'neuralcodec[ray]'" in err
+    assert not out.exists()
+    with pytest.raises(MissingDependency, match=r"neuralcodec\[ray\]"):
+        distributed.decode_dataset(str(tree), str(out))
+
+
+def test_help_shows_the_engines(capsys):
+    for command in ("encode", "decode"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "--engine {local,ray}" in out and "--address auto|HOST:PORT" in out
+    code, out, _ = run(capsys, "--help")
+    assert "--engine ray --address auto" in out
+
+
+def test_the_ray_engine_gets_the_batch_flags_and_its_exit_status_is_nfcs(capsys, tree, tmp_path, monkeypatch):
+    from neuralcodec import distributed
+
+    calls = []
+
+    def fake_run_cli(command, inputs, output, **options):
+        calls.append((command, inputs, output, options))
+        return 1
+
+    monkeypatch.setattr(distributed, "run_cli", fake_run_cli)
+    out = str(tmp_path / "out")
+    argv = ["encode", str(tree), "-r", "-o", out, "-q", "3", "--roi", "8,8,32,32", "-f", "-j", "3"]
+    code, _, _ = run(capsys, *argv, "--quiet", "--engine", "ray", "--address", "auto")
+    assert code == 1
+    code, _, _ = run(capsys, "decode", str(tree), "-r", "-o", out, "--decoder", "faithful", "--engine", "ray")
+    assert code == 1
+    (_, inputs, output, encode), (command, _, _, decode) = calls
+    assert (calls[0][0], inputs, output) == ("encode", [str(tree)], out)
+    assert encode == dict(
+        quality=3,
+        model="cvae",
+        roi=(8, 8, 32, 32),
+        decoder=None,
+        force=True,
+        recursive=True,
+        jobs=3,
+        address="auto",
+        quiet=True,
+    )
+    assert command == "decode" and decode["decoder"] == "faithful" and decode["jobs"] is None
+    assert (decode["address"], decode["force"], decode["quiet"]) == (None, False, False)

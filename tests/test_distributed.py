@@ -232,6 +232,31 @@ def test_decode_cli_writes_what_decompress_gives_and_exits_1_on_damage(cluster, 
     assert error["source"] == str(src / "damaged.nfc") and error["error"] == "ChecksumMismatch"
 
 
+def test_nfc_encode_engine_ray_writes_what_compress_gives_resumes_and_lists_failures(
+    cluster, tmp_path, faces, capsys
+):
+    from neuralcodec.cli.main import main
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, faces)
+    argv = ["encode", str(src), "-r", "-o", str(dst), "-q", str(QUALITY), "--engine", "ray", "-j", "1"]
+
+    assert main(argv) == 0
+    assert "4 written, 0 skipped, 0 failed; " in capsys.readouterr().err
+    for name, data in faces.items():
+        assert (dst / name).with_suffix(".nfc").read_bytes() == neuralcodec.compress(data, quality=QUALITY)
+    written = {p: p.stat().st_mtime_ns for p in dst.rglob("*.nfc")}
+
+    write_tree(src, {"junk.png": b"not an image"})
+    assert main(argv) == 1  # the same command again: only the new input is coded, and it fails
+    err = capsys.readouterr().err
+    assert f"nfc: error: {src / 'junk.png'}: " in err
+    assert "0 written, 4 skipped, 1 failed (listed in " in err
+    assert {p: p.stat().st_mtime_ns for p in dst.rglob("*.nfc")} == written
+    (error,) = [json.loads(line) for line in (dst / distributed.MANIFEST_NAME).read_text().splitlines()]
+    assert error["source"] == str(src / "junk.png") and error["error"] == "InvalidImage"
+
+
 def test_options_that_fit_no_input_are_refused_before_any_job(tmp_path, faces):
     write_tree(tmp_path / "src", faces)
     with pytest.raises(neuralcodec.InvalidOption, match="quality"):
@@ -242,12 +267,14 @@ def test_options_that_fit_no_input_are_refused_before_any_job(tmp_path, faces):
         distributed.encode_dataset(str(tmp_path / "src"), str(tmp_path / "dst"), output="zip")
 
 
-def test_the_local_path_never_imports_ray(face_png):
+def test_the_local_path_never_imports_ray(face_png, tmp_path):
     import subprocess
 
     code = (
         "import sys, neuralcodec, neuralcodec.distributed, neuralcodec.cli.main;"
         f"neuralcodec.compress({str(face_png)!r}, quality=1);"
+        f"assert neuralcodec.cli.main.main(['encode', {str(face_png.parent)!r}, '-r', '-q', '1',"
+        f" '-o', {str(tmp_path / 'out')!r}, '--quiet']) == 0;"
         "print('ray' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -36,6 +36,8 @@ EPILOG = """examples:
   nfc decode face.nfc -o face.png
   nfc encode photos/ -r -o nfc/ -j 2               # a whole tree; re-running skips what is done
   nfc decode nfc/*.nfc -o png/
+  nfc encode photos/ -r -o nfc/ --engine ray       # the same on Ray: this machine's cores
+  nfc encode s3://bucket/faces -r -o s3://bucket/nfc --engine ray --address auto  # a cluster
   nfc encode face.png -o face.nfc --model gan -q 2  # decodes with the realistic (GAN) decoder
   nfc decode face.nfc -o faithful.png --decoder faithful
   nfc info face.nfc
@@ -70,6 +72,10 @@ def _is_batch(args: argparse.Namespace) -> bool:
 
 
 def _code(args: argparse.Namespace, options: Options, suffix: str) -> int:
+    if args.engine == "ray":
+        return _code_on_ray(args, options)
+    if args.address is not None:
+        raise UsageError("--address needs --engine ray")
     if not _is_batch(args):
         source = args.input[0]
         outcome = code_file(source, args.output or _default_output(source, suffix), options)
@@ -89,7 +95,45 @@ def _code(args: argparse.Namespace, options: Options, suffix: str) -> int:
     if args.output == STDIO or (out_dir.exists() and not out_dir.is_dir()):
         raise UsageError(f"-o {args.output}: several inputs or a folder need an output folder")
     tasks = batch.plan(args.input, out_dir, args.recursive, options.command)
-    return batch.run(tasks, options, args.jobs, args.quiet)
+    return batch.run(tasks, options, args.jobs or 1, args.quiet)
+
+
+#: Encode flags the Ray engine does not take (its workers call compress_batch).
+_NOT_ON_RAY = {"target_bytes": "--size", "roi_levels": "--roi-boost"}
+
+
+def _code_on_ray(args: argparse.Namespace, options: Options) -> int:
+    """``--engine ray``: the same inputs, output folder and report as a local batch, coded by
+    neuralcodec.distributed (which imports Ray; nothing on the local path does)."""
+    for field, flag in _NOT_ON_RAY.items():
+        if getattr(options, field) is not None:
+            raise UsageError(f"{flag} does not run with --engine ray")
+    if args.output is None:
+        raise UsageError("-o OUTDIR is needed with --engine ray")
+    for name in args.input:
+        if name == STDIO:
+            raise UsageError("--engine ray reads files and folders, not - (standard input)")
+        if Path(name).is_dir() and not args.recursive:
+            raise UsageError(f"{name} is a folder: add -r/--recursive to code the files in it")
+    out_dir = Path(args.output)
+    if args.output == STDIO or ("://" not in args.output and out_dir.exists() and not out_dir.is_dir()):
+        raise UsageError(f"-o {args.output}: --engine ray needs an output folder")
+    from neuralcodec.distributed import run_cli
+
+    return run_cli(
+        options.command,
+        args.input,
+        args.output,
+        quality=options.quality,
+        model=options.model,
+        roi=options.roi,
+        decoder=options.decoder,
+        force=options.force,
+        recursive=args.recursive,
+        jobs=args.jobs,
+        address=args.address,
+        quiet=args.quiet,
+    )
 
 
 def _check_quality(model: str, quality: int | None) -> None:
@@ -227,7 +271,7 @@ def _models_help() -> str:
 
 
 def _add_file_flags(command: argparse.ArgumentParser) -> None:
-    """The flags encode and decode share: overwriting, folders, workers, quiet."""
+    """The flags encode and decode share: overwriting, folders, workers, engine, quiet."""
     command.add_argument(
         "-f", "--force", action="store_true", help="replace existing outputs (default: never replace one)"
     )
@@ -238,9 +282,26 @@ def _add_file_flags(command: argparse.ArgumentParser) -> None:
         "-j",
         "--jobs",
         type=_positive_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="worker processes for several files (default 1); they share the CPU threads",
+        help="worker processes for several files (default 1; with --engine ray: one per CPU of "
+        "the cluster); they share the CPU threads",
+    )
+    command.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="'local': this process, or -j worker processes (the default); 'ray': Ray Data "
+        "workers, on this machine or a cluster (pip install 'neuralcodec[ray]'). Same outputs, "
+        "skips and exit status; with ray, OUTDIR/_nfc-errors.jsonl lists the failed inputs, and "
+        "IN and -o may also be URIs such as s3://bucket/faces",
+    )
+    command.add_argument(
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="with --engine ray: the Ray cluster to run on ('auto': the one started with "
+        "`ray start` on this machine, or ray://HOST:10001); default: a Ray instance started "
+        "here for the job",
     )
     command.add_argument(
         "--quiet", action="store_true", help="print errors only: no progress bar, summary or warnings"
