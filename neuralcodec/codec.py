@@ -19,7 +19,6 @@ offsets, ``*_quarter_steps``): the glossary in :mod:`neuralcodec.models.hyperpri
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.container.spec import (
     QUARTER_STEPS_PER_LEVEL,
 )
-from neuralcodec.errors import CorruptHeader, InvalidImage, InvalidOption, NfcError
+from neuralcodec.errors import CorruptHeader, InvalidOption, NfcError
 from neuralcodec.info import (  # noqa: F401 (FileInfo, the quality queries and inspect are re-exported)
     FileInfo,
     available_qualities,
@@ -346,16 +345,7 @@ def _read(data: NfcInput) -> bytes:
         return bytes(data)
     if not isinstance(data, (str, os.PathLike)):
         raise TypeError(f"expected .nfc bytes or a path, not {type(data).__name__}")
-    path = os.fspath(data)
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise InvalidImage(f"{path}: not a regular file")
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise InvalidImage(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InvalidImage(f"{path}: cannot read ({exc.strerror})") from None
+    return imaging.read_file(data)
 
 
 @dataclass(frozen=True)

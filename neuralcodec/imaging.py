@@ -21,6 +21,7 @@ The decoder always returns 8-bit RGB at the original width and height.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import warnings
@@ -33,6 +34,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from neuralcodec.container.spec import MAX_PIXELS
 from neuralcodec.errors import InvalidImage, InvalidOption, LimitExceeded
+from neuralcodec.files import read_regular
 
 ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes | bytearray | memoryview
 
@@ -53,24 +55,41 @@ def _check_frames(img: Image.Image) -> None:
         )
 
 
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an input file (an image or an .nfc file) named by path: a regular file of
+    at most :data:`~neuralcodec.files.MAX_INPUT_BYTES`, read without blocking on a FIFO.
+    InvalidImage (missing, a folder, a FIFO, device or socket, unreadable) or LimitExceeded,
+    naming the file."""
+    name = os.fspath(path)
+    try:
+        return read_regular(name)
+    except FileNotFoundError:
+        raise InvalidImage(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidImage(f"{name}: is a directory") from None
+    except LimitExceeded as exc:
+        raise LimitExceeded(f"{name}: {exc}") from None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise InvalidImage(f"{name}: {exc.strerror}") from None
+        raise InvalidImage(f"{name}: cannot read ({exc.strerror})") from None
+
+
 def _open(source: str | os.PathLike | bytes) -> Image.Image:
     """Open and fully decode an image file or its bytes, checking the size before decoding.
 
     Errors name the file of a path; those of bytes name nothing (the caller knows their source).
     """
     name = "" if isinstance(source, bytes) else f"{os.fspath(source)}: "
+    data = source if isinstance(source, bytes) else read_file(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-            _check_size(*img.size)
+            img = Image.open(io.BytesIO(data))
+            _check_size(*img.size)  # from the header, before any pixel is decoded
             img.load()
-    except FileNotFoundError:
-        raise InvalidImage(f"{name}no such file") from None
-    except IsADirectoryError:
-        raise InvalidImage(f"{name}is a directory") from None
-    except Image.DecompressionBombError:
-        raise LimitExceeded(f"{name}image exceeds the {MAX_PIXELS}-pixel cap") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own cap, Image.MAX_IMAGE_PIXELS
+        raise LimitExceeded(f"{name}{exc} (Pillow's cap, Image.MAX_IMAGE_PIXELS)") from None
     except UnidentifiedImageError:
         raise InvalidImage(f"{name}not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:

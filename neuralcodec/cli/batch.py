@@ -9,8 +9,11 @@
 
 A worker imports the codec and loads the model once, then codes file after file; each gets
 an equal share of the CPU threads, so that N workers do not oversubscribe the cores. Outputs
-are written atomically, so an existing output is complete: a killed run leaves only hidden
-``.NAME.*.tmp`` files, which no run takes for outputs.
+are written atomically, so an existing output is complete: a killed run leaves at most hidden
+``.NAME.PID_*.tmp`` files, which no run takes for outputs and the next run removes
+(files.remove_stale_temporaries).
+Two runs writing the same outputs at once do not fail each other: an output that another
+process completes first counts as skipped.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def _complete(path: Path, command: str) -> bool:
 
 def run(tasks: list[Task], options: Options, jobs: int, quiet: bool) -> int:
     """Code ``tasks``, report, and return the exit code (1 if any file failed)."""
-    from neuralcodec.files import is_same_file
+    from neuralcodec.files import is_same_file, remove_stale_temporaries
 
     todo: list[Task] = []
     failures = skipped = 0
@@ -128,6 +131,9 @@ def run(tasks: list[Task], options: Options, jobs: int, quiet: bool) -> int:
         else:
             failures += 1
             report.line(f"nfc: error: {error}")
+    for folder in sorted({task.output.parent for task in todo}):
+        remove_stale_temporaries(folder)  # what writers killed mid-write left here
+    by_source = {str(task.source): task for task in todo}
     bytes_in = bytes_out = done = 0
     with report.progress(len(todo), options.command):
         for outcome in _outcomes(todo, options, jobs):
@@ -135,6 +141,9 @@ def run(tasks: list[Task], options: Options, jobs: int, quiet: bool) -> int:
             for warning in outcome.warnings:
                 if not quiet:
                     report.line(f"nfc: warning: {warning}")
+            if outcome.exists and _complete(by_source[outcome.source].output, options.command):
+                skipped += 1  # another process wrote it meanwhile
+                continue
             if outcome.error is not None:
                 failures += 1
                 report.line(f"nfc: error: {outcome.error}")

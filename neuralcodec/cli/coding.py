@@ -68,6 +68,7 @@ class Outcome:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     usage: bool = False
+    exists: bool = False  # the error is that the output exists (another writer may have made it)
 
 
 def code_file(source: str, output: str, options: Options) -> Outcome:
@@ -84,7 +85,7 @@ def code_file(source: str, output: str, options: Options) -> Outcome:
         except (UsageError, InvalidOption) as exc:
             outcome = Outcome(source, error=describe(exc, source), usage=True)
         except (NfcError, OSError) as exc:
-            outcome = Outcome(source, error=describe(exc, source))
+            outcome = Outcome(source, error=describe(exc, source), exists=isinstance(exc, FileExistsError))
     found = tuple(f"{_label(source)}: {w.message}" for w in caught if issubclass(w.category, UserWarning))
     return replace(outcome, warnings=found)
 
@@ -97,6 +98,8 @@ def _code(source: str, output: str, options: Options) -> Outcome:
             image_format(output)
         if not options.force and os.path.lexists(output):
             raise _exists(output)  # before the work, not only at the write
+    else:
+        _stdout()  # closed: say so before the work
     data = read_input(source)
     import neuralcodec
 
@@ -123,15 +126,20 @@ def _code(source: str, output: str, options: Options) -> Outcome:
 
 
 def read_input(name: str) -> bytes:
-    """The bytes of a file, or of standard input for ``-``."""
+    """The bytes of a file, or of standard input for ``-`` (either at most
+    files.MAX_INPUT_BYTES: LimitExceeded past that, so /dev/zero or an endless pipe ends)."""
+    from neuralcodec.files import read_regular, read_stream
+
     if name == STDIO:
-        return sys.stdin.buffer.read()
-    path = Path(name)
-    if not path.is_file():
-        if not path.exists():
-            raise FileNotFoundError(errno.ENOENT, "no such file", name)
-        raise OSError(errno.EINVAL, "not a regular file", name)
-    return path.read_bytes()
+        if sys.stdin is None:  # started with standard input closed (<&-)
+            raise OSError(errno.EBADF, "closed, nothing to read")
+        return read_stream(sys.stdin.buffer)
+    if not os.path.lexists(name):
+        raise FileNotFoundError(errno.ENOENT, "no such file", name)
+    try:
+        return read_regular(name)
+    except IsADirectoryError:
+        raise OSError(errno.EISDIR, "is a folder (-r/--recursive codes the files in it)", name) from None
 
 
 def write_output(name: str, data: bytes, replace: bool) -> None:
@@ -139,10 +147,26 @@ def write_output(name: str, data: bytes, replace: bool) -> None:
     from neuralcodec.files import write_atomic
 
     if name == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        stdout = _stdout()
+        try:
+            stdout.write(data)
+            stdout.flush()
+        except BrokenPipeError:
+            # Its reader is gone: point fd 1 at /dev/null so that the flush at exit cannot
+            # fail a second time with "Exception ignored ... BrokenPipeError".
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stdout.fileno())
+            os.close(devnull)
+            raise OSError(errno.EPIPE, "standard output was closed by its reader") from None
         return
     write_atomic(Path(name), data, replace=replace)
+
+
+def _stdout():
+    """The binary standard output; OSError where the process started with it closed (>&-)."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, "standard output is closed; nothing was written")
+    return sys.stdout.buffer
 
 
 def image_format(output: str) -> str:
