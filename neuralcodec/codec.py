@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+import torch
 from PIL import Image
 
 from neuralcodec import imaging
@@ -32,7 +33,7 @@ from neuralcodec.container import NfcFile, RoiBlock, pack, unpack
 from neuralcodec.container.spec import (
     QUARTER_STEPS_PER_LEVEL,
 )
-from neuralcodec.errors import CorruptHeader, InvalidOption, NfcError
+from neuralcodec.errors import CorruptHeader, InvalidOption, NfcError, OutOfMemory
 from neuralcodec.info import (  # noqa: F401 (FileInfo, the quality queries and inspect are re-exported)
     FileInfo,
     available_qualities,
@@ -49,7 +50,7 @@ from neuralcodec.models.catalog import (
     spec_for,
     spec_for_hash,
 )
-from neuralcodec.models.hyperprior import EncodedLatents, LevelRegion
+from neuralcodec.models.hyperprior import EncodedLatents, FaceHyperprior, LevelRegion
 from neuralcodec.models.registry import load_model
 from neuralcodec.roi import (
     ROI_DEFAULT_BOOST_LEVELS,
@@ -64,6 +65,7 @@ from neuralcodec.roi import (
     roi_cells,
 )
 from neuralcodec.transforms.networks import STRIDE
+from neuralcodec.transforms.tiles import TILED_ABOVE_PIXELS, Tiling, analyse_tiled
 
 
 def _pack(spec, quality, width, height, encoded: EncodedLatents, roi: RoiBlock | None = None) -> bytes:
@@ -86,6 +88,8 @@ def compress(
     roi: RoiInput = None,
     roi_levels: tuple[float, float | None] | None = None,
     target_bytes: int | None = None,
+    *,
+    tiling: Tiling | None = None,
 ) -> bytes:
     """Encode ``image`` (PIL image, uint8 HxW[x3|x4] array, path or file bytes) to .nfc bytes.
 
@@ -105,10 +109,16 @@ def compress(
     an outside of None (the default, with inside +:data:`ROI_DEFAULT_BOOST_LEVELS`) is searched
     so that the file keeps the size it has without ROI. InvalidOption (a ValueError) for an
     ROI outside the image, an empty one, or offsets beyond the model's levels.
+
+    ``tiling``: the tile sizes of the transforms (None: :data:`TILING` for images whose canvas
+    is over :data:`TILED_ABOVE_PIXELS`, the rest whole); the bytes do not depend on it.
+    Raises :class:`~neuralcodec.errors.OutOfMemory` where memory runs out.
     """
-    request = _request(quality, model, roi, roi_levels, target_bytes)
-    rgb = imaging.load_rgb(image)
-    return _compress_loaded(request, [rgb], [request.box(rgb)])[0]
+    request = _request(quality, model, roi, roi_levels, target_bytes, tiling)
+    with _out_of_memory_named("encoding"):
+        rgb = imaging.load_rgb(image)
+        with _threads_for(_padded_pixels((rgb.shape[0], rgb.shape[1]))):
+            return _compress_loaded(request, [rgb], [request.box(rgb)])[0]
 
 
 def compress_batch(
@@ -127,7 +137,7 @@ def compress_batch(
     cannot be read raises its NfcError (or its ROI's InvalidOption) with ``image i:`` before
     the message.
     """
-    request = _request(quality, model, roi, roi_levels, target_bytes)
+    request = _request(quality, model, roi, roi_levels, target_bytes, None)
 
     def loaded() -> Iterator[tuple[np.ndarray, tuple[int, int, int, int] | None]]:
         for i, image in enumerate(images):
@@ -136,8 +146,10 @@ def compress_batch(
                 yield rgb, request.box(rgb)
 
     out: list[bytes] = []
-    for run in _runs(loaded(), lambda item: _padded_pixels((item[0].shape[0], item[0].shape[1]))):
-        out += _compress_loaded(request, [rgb for rgb, _ in run], [box for _, box in run])
+    with _out_of_memory_named("encoding"):
+        for run in _runs(loaded(), lambda item: _padded_pixels((item[0].shape[0], item[0].shape[1]))):
+            with _threads_for(max(_padded_pixels((rgb.shape[0], rgb.shape[1])) for rgb, _ in run)):
+                out += _compress_loaded(request, [rgb for rgb, _ in run], [box for _, box in run])
     return out
 
 
@@ -145,6 +157,77 @@ def compress_batch(
 #: coded in runs of this size (the latents and float64 entropy parameters of 2 Mpx take
 #: about 50 MB).
 BATCH_PIXELS = 1 << 21
+
+#: Images whose canvas has more pixels than :data:`TILED_ABOVE_PIXELS` run the analysis and
+#: synthesis transforms over these tiles (:mod:`neuralcodec.transforms.tiles`), which keeps
+#: their working set bounded; smaller ones run them whole, as they always have. Both give
+#: the same bytes and pixels (tests/test_tiles.py).
+TILING = Tiling()
+
+
+#: Torch threads of a coding call whose largest canvas has at most this many pixels: one.
+#: Measured on the 2-core development machine under its usual load (a training run and other
+#: jobs; tools in docs/format.md, "Limits and memory"), two threads were slower at every
+#: size: 128^2 encode 0.42 s vs 9.3 s, decode 0.57 vs 7.0 s; 512^2 encode 5.1 vs 21.7 s,
+#: decode 5.2 vs 14.7 s; 2 Mpx encode 55 s with one (two: not finished in 3 minutes).
+#: Larger calls keep torch's thread count. :func:`set_threads` overrides both.
+ONE_THREAD_UP_TO_PIXELS = 1 << 21
+
+_threads_override: list[int] = []
+
+
+def set_threads(threads: int | None) -> None:
+    """Fix the torch threads of every coding call of this process (batch and worker code,
+    which share the CPU among processes), or None for the size rule of
+    :data:`ONE_THREAD_UP_TO_PIXELS`."""
+    _threads_override[:] = [] if threads is None else [int(threads)]
+
+
+@contextmanager
+def _threads_for(pixels: int) -> Iterator[None]:
+    """Run a call whose largest canvas has ``pixels`` pixels on the threads chosen for it."""
+    before = torch.get_num_threads()
+    if _threads_override:
+        threads = _threads_override[0]
+    else:
+        threads = 1 if pixels <= ONE_THREAD_UP_TO_PIXELS else before
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _tiling_for(size: tuple[int, int], tiling: Tiling | None) -> Tiling | None:
+    """The tiling to code an image of ``size`` (height, width) with, None for whole."""
+    if tiling is not None:
+        return tiling
+    return TILING if _padded_pixels(size) > TILED_ABOVE_PIXELS else None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    # The CPU allocator reports a failed allocation as a plain RuntimeError.
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()
+    )
+
+
+@contextmanager
+def _out_of_memory_named(what: str) -> Iterator[None]:
+    """Re-raise running out of memory (Python's, numpy's, torch's, the extension's) as
+    :class:`OutOfMemory`, whose one-line message the CLI shows."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        raise OutOfMemory(
+            f"out of memory while {what}: free memory, or give the process more "
+            "(a tiled image needs about 1.5 GB at 24 Mpx)"
+        ) from None
+
 
 _T = TypeVar("_T")
 
@@ -187,12 +270,13 @@ class _Request:
     rate: int | _ByteBudget
     roi: RoiInput
     roi_levels: tuple[float, float | None]
+    tiling: Tiling | None
 
     def box(self, rgb) -> tuple[int, int, int, int] | None:
         return None if self.roi is None else roi_box(self.roi, rgb)
 
 
-def _request(quality, model, roi, roi_levels, target_bytes) -> _Request:
+def _request(quality, model, roi, roi_levels, target_bytes, tiling) -> _Request:
     spec = spec_for(model)
     rate: int | _ByteBudget
     if target_bytes is not None:
@@ -208,17 +292,19 @@ def _request(quality, model, roi, roi_levels, target_bytes) -> _Request:
     roi_levels = (ROI_DEFAULT_BOOST_LEVELS, None) if roi_levels is None else roi_levels
     if isinstance(roi_levels, (str, bytes)) or not isinstance(roi_levels, Sequence) or len(roi_levels) != 2:
         raise InvalidOption(f"roi_levels must be (inside, outside) level offsets, not {roi_levels!r}")
-    return _Request(spec, rate, roi, (roi_levels[0], roi_levels[1]))
+    if tiling is not None and not isinstance(tiling, Tiling):
+        raise InvalidOption(f"tiling must be a Tiling or None, not {tiling!r}", option="tiling")
+    return _Request(spec, rate, roi, (roi_levels[0], roi_levels[1]), tiling)
 
 
 def _compress_loaded(request: _Request, rgbs: list, boxes: list) -> list[bytes]:
     rate = request.rate
     if isinstance(rate, _ByteBudget):
         return [
-            _encode_to_fit(request.spec, rate.max_bytes, rgb, box, request.roi_levels)
+            _encode_to_fit(request.spec, rate.max_bytes, rgb, box, request.roi_levels, request.tiling)
             for rgb, box in zip(rgbs, boxes, strict=True)
         ]
-    return _encode_batch(request.spec, rate, rgbs, boxes, request.roi_levels)
+    return _encode_batch(request.spec, rate, rgbs, boxes, request.roi_levels, request.tiling)
 
 
 @dataclass(frozen=True)
@@ -228,7 +314,7 @@ class _ByteBudget:
     max_bytes: int
 
 
-def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> bytes:
+def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels, tiling) -> bytes:
     """The file of the highest quality of ``spec`` that is at most ``target_bytes`` long."""
     qualities = list(spec.qualities)
     best: bytes | None = None
@@ -236,7 +322,7 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
     lo, hi = 0, len(qualities) - 1
     while lo <= hi:  # bisect the qualities: sizes grow with quality
         mid = (lo + hi) // 2
-        data = _encode_batch(spec, qualities[mid], [rgb], [box], roi_levels)[0]
+        data = _encode_batch(spec, qualities[mid], [rgb], [box], roi_levels, tiling)[0]
         if len(data) <= target_bytes:
             best, lo = data, mid + 1
         else:
@@ -251,13 +337,14 @@ def _encode_to_fit(spec: ModelSpec, target_bytes: int, rgb, box, roi_levels) -> 
     return best
 
 
-def _encode_batch(spec: ModelSpec, quality: int, rgbs: list, boxes: list, roi_levels) -> list[bytes]:
+def _encode_batch(
+    spec: ModelSpec, quality: int, rgbs: list, boxes: list, roi_levels, tiling: Tiling | None = None
+) -> list[bytes]:
     """The files of ``rgbs`` at ``quality``: the images without an ROI box coded together,
     those with one each on its own (an ROI file's rate search codes its latent many times)."""
     net = load_model(spec.alias)
     level_index = quality - 1
-    tensors = [imaging.to_padded_tensor(rgb, STRIDE) for rgb in rgbs]
-    analysed = net.analyse_batch(tensors, level_index=level_index)
+    analysed = net.analyse_latents([_analysis(net, rgb, tiling) for rgb in rgbs], level_index)
     files: list[bytes | None] = [None] * len(rgbs)
     plain = [i for i, box in enumerate(boxes) if box is None]
     for i, encoded in zip(plain, net.code_latents([analysed[i] for i in plain]), strict=True):
@@ -267,6 +354,17 @@ def _encode_batch(spec: ModelSpec, quality: int, rgbs: list, boxes: list, roi_le
         if box is not None:
             files[i] = _encode_roi(spec, net, quality, rgbs[i].shape[:2], analysed[i], box, roi_levels)
     return [f for f in files if f is not None]
+
+
+@torch.no_grad()
+def _analysis(net: FaceHyperprior, rgb: np.ndarray, tiling: Tiling | None) -> torch.Tensor:
+    """The analysis transform's output for uint8 ``rgb``, whole or over tiles (:func:`_tiling_for`)."""
+    size = (rgb.shape[0], rgb.shape[1])
+    tiles = _tiling_for(size, tiling)
+    if tiles is None:
+        return net.analysis(imaging.to_padded_tensor(rgb, STRIDE))
+    canvas = (-(-size[0] // STRIDE) * STRIDE, -(-size[1] // STRIDE) * STRIDE)
+    return analyse_tiled(net.analysis, rgb, canvas, tiles)
 
 
 def _encode_roi(spec: ModelSpec, net, quality: int, size, analysed, box, roi_levels) -> bytes:
@@ -297,14 +395,23 @@ NfcInput = bytes | bytearray | memoryview | str | os.PathLike
 """An .nfc file's bytes, or its path."""
 
 
-def decompress(data: NfcInput, decoder: str | None = None) -> Image.Image:
+def decompress(data: NfcInput, decoder: str | None = None, *, tiling: Tiling | None = None) -> Image.Image:
     """Decode an .nfc file (its bytes, or a path to it) to an RGB PIL image of the original size.
 
     ``decoder``: None decodes the way the file's writer chose (the model id in the header);
     ``"faithful"`` or ``"realistic"`` picks that decoder of the file's model family instead
     (ValueError where the family has none, or it was not trained for the file's quality).
+    ``tiling``: as in :func:`compress`; the pixels do not depend on it. Raises
+    :class:`~neuralcodec.errors.OutOfMemory` where memory runs out.
     """
-    return _decode_parsed([_parse(_read(data), decoder)])[0]
+    if tiling is not None and not isinstance(tiling, Tiling):
+        raise InvalidOption(f"tiling must be a Tiling or None, not {tiling!r}", option="tiling")
+    parsed = _parse(_read(data), decoder)
+    with (
+        _out_of_memory_named("decoding"),
+        _threads_for(_padded_pixels((parsed.file.height, parsed.file.width))),
+    ):
+        return _decode_parsed([parsed], tiling)[0]
 
 
 def decompress_batch(files: Iterable[NfcInput], decoder: str | None = None) -> list[Image.Image]:
@@ -327,8 +434,12 @@ def decompress_batch(files: Iterable[NfcInput], decoder: str | None = None) -> l
         for indexes in _runs(
             members, lambda i: _padded_pixels((parsed[i].file.height, parsed[i].file.width))
         ):
+            largest = max(_padded_pixels((parsed[i].file.height, parsed[i].file.width)) for i in indexes)
             try:
-                decoded = _decode_parsed([parsed[i] for i in indexes])
+                with _out_of_memory_named("decoding"), _threads_for(largest):
+                    decoded = _decode_parsed([parsed[i] for i in indexes])
+            except OutOfMemory:
+                raise
             except NfcError:
                 for i in indexes:  # find the bad file, to name it
                     with _naming(f"file {i}"):
@@ -365,6 +476,8 @@ class _Parsed:
 def _parse(data: bytes, decoder: str | None) -> _Parsed:
     f = unpack(data)
     spec = spec_for_hash(f.model_hash)
+    if f.quality not in spec.qualities:  # no encoder writes it, whichever decoder is asked for
+        raise CorruptHeader(f"quality {f.quality} does not exist for model {spec.model_id}")
     if decoder is not None:
         spec = decoder_spec(spec, decoder)
     net = load_model(spec.alias)
@@ -384,10 +497,24 @@ def _parse(data: bytes, decoder: str | None) -> _Parsed:
     return _Parsed(f, spec, region)
 
 
-def _decode_parsed(parsed: Sequence[_Parsed]) -> list[Image.Image]:
-    """Decode files of one model together."""
+def _decode_parsed(parsed: Sequence[_Parsed], tiling: Tiling | None = None) -> list[Image.Image]:
+    """Decode files of one model: those to tile one by one, the others together."""
     net = load_model(parsed[0].spec.alias)
+    images: list[Image.Image | None] = [None] * len(parsed)
+    whole = []
+    for i, p in enumerate(parsed):
+        size = (p.file.height, p.file.width)
+        tiles = _tiling_for(size, tiling)
+        if tiles is None:
+            whole.append(i)
+            continue
+        rgb = net.decompress_tiled(p.encoded, p.file.quality - 1, p.region, size, tiles)
+        images[i] = Image.fromarray(rgb, mode="RGB")
     x_hats = net.decompress_batch(
-        [p.encoded for p in parsed], [p.file.quality - 1 for p in parsed], [p.region for p in parsed]
+        [parsed[i].encoded for i in whole],
+        [parsed[i].file.quality - 1 for i in whole],
+        [parsed[i].region for i in whole],
     )
-    return [imaging.to_image(x, p.file.width, p.file.height) for x, p in zip(x_hats, parsed, strict=True)]
+    for i, x in zip(whole, x_hats, strict=True):
+        images[i] = imaging.to_image(x, parsed[i].file.width, parsed[i].file.height)
+    return [image for image in images if image is not None]

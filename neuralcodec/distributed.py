@@ -511,6 +511,9 @@ class _Worker:
             "ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning
         )
         torch.set_num_threads(threads)  # its CPU share: N workers on N cores do not oversubscribe
+        from neuralcodec.codec import set_threads
+
+        set_threads(threads)  # and every coding call keeps to it, whatever the image size
         self.src_fs = src_filesystem
         self.fs = filesystem
         self.dst_root = dst_root

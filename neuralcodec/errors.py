@@ -78,3 +78,10 @@ class ExtensionNotBuilt(NfcError):
 class MissingDependency(NfcError, ImportError):
     """An optional library is not installed; the message names the pip extra that brings it
     (``--roi auto`` needs OpenCV: ``pip install 'neuralcodec[roi]'``)."""
+
+
+# --- resources ----------------------------------------------------------------
+
+
+class OutOfMemory(NfcError, MemoryError):
+    """Coding ran out of memory (the image is too large for the memory the process has)."""

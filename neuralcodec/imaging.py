@@ -14,7 +14,8 @@ Input rules (also in docs/format.md, "Input images"):
 * Images of several frames (animated GIF, APNG or WebP, multi-page TIFF) are refused
   (:class:`InvalidImage`): .nfc holds one picture, and coding frame 0 alone would lose the
   rest without a word. MPO (a JPEG photo with previews or depth maps) codes its first, main image.
-* Images over :data:`~neuralcodec.container.spec.MAX_PIXELS` are refused before decoding.
+* Images whose canvas (padded to multiples of 64) is over
+  :data:`~neuralcodec.container.spec.MAX_PIXELS` are refused before decoding.
 
 The decoder always returns 8-bit RGB at the original width and height.
 """
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from neuralcodec.container.spec import MAX_PIXELS
+from neuralcodec.container.spec import MAX_PIXELS, canvas_pixels, over_cap
 from neuralcodec.errors import InvalidImage, InvalidOption, LimitExceeded
 from neuralcodec.files import read_regular
 
@@ -42,8 +43,8 @@ ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes | bytearray | 
 def _check_size(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise InvalidImage(f"image is empty ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise LimitExceeded(f"image {width}x{height} exceeds the {MAX_PIXELS}-pixel cap")
+    if canvas_pixels(width, height) > MAX_PIXELS:
+        raise LimitExceeded(over_cap(width, height))
 
 
 def _check_frames(img: Image.Image) -> None:
@@ -149,7 +150,8 @@ def _from_pil(img: Image.Image) -> np.ndarray:
         has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
         if has_alpha:
             return _flatten_alpha(np.asarray(img.convert("RGBA")))
-        return np.asarray(img.convert("RGB"))
+        # An RGB image is read as it is: convert() would copy it first (100 MB at 24 Mpx).
+        return np.asarray(img if mode == "RGB" else img.convert("RGB"))
     except (OSError, ValueError, SyntaxError, KeyError, TypeError) as exc:
         raise InvalidImage(f"cannot convert {img.mode} image to RGB ({exc})") from None
 

@@ -51,7 +51,7 @@ def test_roi_blocks_round_trip(roi):
     assert unpack(pack(f)) == f
 
 
-@pytest.mark.parametrize("width,height", [(1, 1), (97, 131), (4096, 3000), (2_097_152, 1)])
+@pytest.mark.parametrize("width,height", [(1, 1), (97, 131), (4096, 3000), (524_288, 64)])
 def test_sizes_round_trip(width, height):
     f = NfcFile(1, 1, width, height, (b"", b"x"))
     assert unpack(pack(f)) == f
@@ -178,8 +178,59 @@ def test_bad_stream_count_with_valid_crc(count):
     ],
 )
 def test_pack_refuses_what_the_format_cannot_hold(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, LimitExceeded)):
         pack(bad)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 2_097_152), (2_097_152, 1), (8100, 4097)])
+def test_pixel_cap_counts_the_padded_canvas(width, height):
+    """1 x 2,097,152 has 2 Mpx but a 64 x 2,097,152 canvas (4x the cap): refused both ways."""
+    assert width * height <= spec.MAX_PIXELS < spec.canvas_pixels(width, height)
+    with pytest.raises(LimitExceeded, match="canvas"):
+        pack(NfcFile(1, 1, width, height, (b"", b"")))
+    header = b"NFC\x02\xbe\xef\x03\x00" + _varint(width - 1) + _varint(height - 1)
+    with pytest.raises(LimitExceeded, match="canvas"):
+        unpack(with_crc(header + b"\x02\x01" + b"\x00" * 4))
+
+
+def test_the_largest_canvas_is_accepted():
+    f = NfcFile(1, 1, 8192, 4096, (b"\x01", b"\x02"))
+    assert unpack(pack(f)) == f
+
+
+def test_the_last_stream_may_exceed_the_varint_range():
+    """Its length is not stored (it runs to the checksum), so 2 MiB and more fit: a 4096^2
+    detailed image at quality 11 has such a latent stream."""
+    f = NfcFile(1, 11, 4096, 4096, (b"\x01" * 100, b"\x02" * (3 << 20)))
+    assert unpack(pack(f)) == f
+
+
+def test_a_stored_stream_length_over_the_varint_range_is_limit_exceeded():
+    with pytest.raises(LimitExceeded, match="stream 1"):
+        pack(NfcFile(1, 11, 64, 64, (b"\x01" * (1 << 21), b"\x02")))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("width", b"NFC\x02\xbe\xef\x03\x00\xff\x00\x7f\x02\x01"),  # FF 00 = 127
+        ("height", b"NFC\x02\xbe\xef\x03\x00\x7f\x80\x80\x00\x02\x01"),
+        ("stream length", b"NFC\x02\xbe\xef\x03\x00\x7f\x7f\x02\x81\x00"),
+        ("ROI left", b"NFC\x02\xbe\xef\x03\x01\x82\x00\x00\x01\x01\x00\x00\x7f\x7f\x02\x01"),
+    ],
+)
+def test_non_minimal_varints_are_corrupt(field, body):
+    """One value, one encoding: FF 00 (127 with a needless 00 group) is refused, as lanes are."""
+    with pytest.raises(CorruptHeader, match=f"{field} is not minimally encoded"):
+        unpack(with_crc(body + b"\x00" * 8))
 
 
 @settings(max_examples=400, deadline=None)

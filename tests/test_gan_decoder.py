@@ -143,3 +143,17 @@ def test_eval_gan_tool_end_to_end(tmp_path, face):
     summary = (out / "summary.md").read_text()
     assert summary.startswith("## ") and "gan_crops.png" in summary
     assert Image.open(out / "gan_crops.png").size == (2 * 128, 2 * 3 * 128)
+
+
+@pytest.mark.parametrize("quality", [6, 11])
+def test_gan_file_with_a_quality_it_was_not_trained_for_is_corrupt(face, quality):
+    """No encoder writes a GAN-model file at quality 6..11 (its qualities are 1..5): with a valid
+    CRC it is a CorruptHeader (docs/format.md, check 7), whichever decoder is asked for."""
+    from neuralcodec.container import pack
+    from neuralcodec.errors import CorruptHeader
+
+    gan = unpack(neuralcodec.compress(face, quality=2, model="gan"))
+    forged = pack(type(gan)(gan.model_hash, quality, gan.width, gan.height, gan.streams))
+    for decoder in (None, "realistic", "faithful"):
+        with pytest.raises(CorruptHeader, match=f"quality {quality} does not exist"):
+            neuralcodec.decompress(forged, decoder=decoder)

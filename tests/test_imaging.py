@@ -137,6 +137,13 @@ def test_decompression_bomb_is_refused_before_decoding(side):
         load_rgb(_png_header_only(side, side))
 
 
+@pytest.mark.parametrize("shape", [(2_097_152, 1, 3), (1, 2_097_152, 3)])
+def test_the_pixel_cap_counts_the_padded_canvas(shape):
+    """2 Mpx in a line would be coded on a 64 x 2,097,152 canvas, 4x the cap: refused at once."""
+    with pytest.raises(LimitExceeded, match="canvas"):
+        load_rgb(np.zeros(shape, np.uint8))
+
+
 def test_wrong_input_type():
     with pytest.raises(TypeError):
         load_rgb(12)

@@ -191,6 +191,9 @@ def _start_worker(threads: int, model: str | None) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    from neuralcodec.codec import set_threads
+
+    set_threads(threads)  # its share of the CPU, whatever the size of an image
     if model is not None:
         from neuralcodec.models.catalog import spec_for
         from neuralcodec.models.registry import load_model

@@ -68,18 +68,27 @@ def _varint(value: int) -> bytes:
 
 
 def pack(f: NfcFile) -> bytes:
-    """Serialise ``f``; raises ValueError for fields the format cannot hold."""
+    """Serialise ``f``; raises LimitExceeded for an image or stream too large for the format,
+    ValueError for other fields it cannot hold."""
     if not 0 <= f.model_hash <= 0xFFFF:
         raise ValueError(f"model hash {f.model_hash} does not fit 16 bits")
     if not 1 <= f.quality <= 255:
         raise ValueError(f"quality {f.quality} outside 1..255")
-    if f.width < 1 or f.height < 1 or f.width * f.height > spec.MAX_PIXELS:
+    if f.width < 1 or f.height < 1:
         raise ValueError(f"image size {f.width}x{f.height} not codable")
+    if spec.canvas_pixels(f.width, f.height) > spec.MAX_PIXELS:
+        raise LimitExceeded(spec.over_cap(f.width, f.height))
     if not 1 <= len(f.streams) <= spec.MAX_STREAMS:
         raise ValueError(f"{len(f.streams)} streams; the format holds 1..{spec.MAX_STREAMS}")
     limit = 1 << (7 * spec.MAX_VARINT_BYTES)
-    if any(len(s) >= limit for s in f.streams) or max(f.width, f.height) > limit:
-        raise ValueError("a size or stream length exceeds the format's varint range")
+    if max(f.width, f.height) > limit:
+        raise LimitExceeded(f"image size {f.width}x{f.height} exceeds the format's varint range")
+    for i, s in enumerate(f.streams[:-1]):  # the last stream's length is not stored
+        if len(s) >= limit:
+            raise LimitExceeded(
+                f"stream {i + 1} is {len(s)} bytes; the format holds up to {limit - 1} in every stream "
+                "but the last"
+            )
     out = bytearray(spec.MAGIC)
     out.append(spec.VERSION)
     out += f.model_hash.to_bytes(2, "big")
@@ -130,6 +139,8 @@ class _Reader:
             byte = self.take(1, what)[0]
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
+                if byte == 0 and i > 0:  # e.g. FF 00 for 127: one value, one encoding
+                    raise CorruptHeader(f"{what} is not minimally encoded (a final 00 byte)")
                 return value
         raise LimitExceeded(f"{what} is longer than {spec.MAX_VARINT_BYTES} bytes")
 
@@ -196,8 +207,8 @@ def _read_fields(r: _Reader) -> tuple[int, int, RoiBlock | None, int, int]:
     roi = _read_roi(r) if flags & spec.FLAG_ROI else None
     width = r.varint("width") + 1
     height = r.varint("height") + 1
-    if width * height > spec.MAX_PIXELS:
-        raise LimitExceeded(f"image {width}x{height} exceeds the {spec.MAX_PIXELS}-pixel cap")
+    if spec.canvas_pixels(width, height) > spec.MAX_PIXELS:
+        raise LimitExceeded(spec.over_cap(width, height))
     return model_hash, quality, roi, width, height
 
 

@@ -47,7 +47,10 @@ MAGIC = b"NFC"
 VERSION = 2
 SUPPORTED_VERSIONS = frozenset({2})
 
-MAX_VARINT_BYTES = 3  # 21 bits: sides up to 2,097,152 px, streams up to 2 MiB each
+#: 21 bits: sides up to 2,097,152 px, streams but the last up to 2 MiB each (the last stream
+#: has no length field: it runs up to the checksum, so its size has no limit but the file's).
+#: Varints are minimal: no final ``00`` group after the first byte (CorruptHeader otherwise).
+MAX_VARINT_BYTES = 3
 MAX_STREAMS = 8
 CHECKSUM_BYTES = 4
 
@@ -60,9 +63,30 @@ QUARTER_STEPS_PER_LEVEL = 4
 ROI_OFFSET_MIN_QUARTER_STEPS = -128
 ROI_OFFSET_MAX_QUARTER_STEPS = 127
 
-#: Largest image, in pixels, the codec accepts or decodes (about 8K x 4K): checked before
-#: anything of that size is allocated, against decompression bombs.
+#: Largest image the codec accepts or decodes, in pixels of its *canvas* (the image padded
+#: to a multiple of :data:`CANVAS_MULTIPLE` on each side, what the codec allocates; 8192 x 4096):
+#: checked before anything of that size is allocated, against decompression bombs. A
+#: 1 x 2,097,152 image has a 64 x 2,097,152 canvas and is refused.
 MAX_PIXELS = 33_554_432
+#: Every model pads the image to a multiple of this many pixels on each side before coding
+#: (the transforms' total stride, ``neuralcodec.transforms.strides.STRIDE``).
+CANVAS_MULTIPLE = 64
+
+
+def canvas_pixels(width: int, height: int) -> int:
+    """Pixels of the canvas a width x height image is coded on (padded to :data:`CANVAS_MULTIPLE`)."""
+    m = CANVAS_MULTIPLE
+    return -(-width // m) * m * (-(-height // m) * m)
+
+
+def over_cap(width: int, height: int) -> str:
+    """The message of an image over :data:`MAX_PIXELS`."""
+    canvas = canvas_pixels(width, height)
+    return (
+        f"image {width}x{height} exceeds the {MAX_PIXELS}-pixel cap "
+        f"(its canvas, padded to multiples of {CANVAS_MULTIPLE}, has {canvas})"
+    )
+
 
 #: Longest header before the stream count: fixed fields, a ROI block of four longest varints
 #: and two offsets, width and height.

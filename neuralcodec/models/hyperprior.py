@@ -61,6 +61,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -73,7 +74,14 @@ from neuralcodec.transforms import (
     HyperSynthesis,
     SynthesisTransform,
 )
+from neuralcodec.transforms.fused import use_fused_by_default
 from neuralcodec.transforms.networks import STRIDE
+from neuralcodec.transforms.tiles import (
+    TILED_ABOVE_PIXELS,
+    Tiling,
+    hyper_synthesis_strips,
+    synthesize_tiled,
+)
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,8 @@ class FaceHyperprior(nn.Module):
         if self._hyper_synthesis64 is None:
             self._hyper_synthesis64 = copy.deepcopy(self.hyper_synthesis).double().eval()
         z_in = z_hat.double() * self.hyper_gains.inverse_gain(level_index).double()
+        if z_in.shape[2] * z_in.shape[3] * STRIDE * STRIDE > TILED_ABOVE_PIXELS:
+            return hyper_synthesis_strips(self._hyper_synthesis64, z_in)
         return self._hyper_synthesis64(z_in)
 
     def _entropy_parameters(self, z_hat: Tensor, level_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -304,10 +314,17 @@ class FaceHyperprior(nn.Module):
         the bytes. What batching saves is per-call work: one coder call for every hyper
         stream, one float64 conversion of the hyper synthesis.
         """
+        return self.analyse_latents([self.analysis(x) for x in images], level_index)
+
+    @torch.no_grad()
+    def analyse_latents(self, outputs: Sequence[Tensor], level_index: int) -> list[AnalysedImage]:
+        """:meth:`analyse_batch` after the analysis transform: ``outputs`` holds its outputs
+        ([1, M, h_i, w_i] each, scaled by the gain in place), computed whole or over tiles
+        (:mod:`neuralcodec.transforms.tiles`)."""
         lv = torch.tensor([level_index])
         latents, hyper_latents = [], []
-        for x in images:
-            y = self.analysis(x) * self.gains.gain(lv)
+        for raw in outputs:
+            y = raw.mul_(self.gains.gain(lv))  # the same product as raw * gain, without a copy
             latents.append(y)
             hyper_latents.append(self.hyper_analysis(y) * self.hyper_gains.gain(lv))
         z_symbols = [torch.round(z - self.hyper_prior.median_map(z.shape)) for z in hyper_latents]
@@ -384,6 +401,36 @@ class FaceHyperprior(nn.Module):
         blocks a batch differently; 2 threads, measured). Raises :class:`CorruptBitstream` for
         the first bad stream.
         """
+        return [
+            self.synthesis.infer(y_hat).clamp_(0.0, 1.0)
+            for y_hat in self.decode_latents(encoded, level_indexes, regions)
+        ]
+
+    @torch.no_grad()
+    def decompress_tiled(
+        self,
+        encoded: EncodedLatents,
+        level_index: int,
+        region: LevelRegion | None,
+        size: tuple[int, int],
+        tiling: Tiling,
+    ) -> np.ndarray:
+        """:meth:`decompress` of one image with the synthesis over tiles, straight to uint8
+        [height, width, 3] for ``size`` = (height, width): the pixels of the whole-image
+        decode (:func:`~neuralcodec.transforms.tiles.synthesize_tiled`) in bounded memory."""
+        (y_hat,) = self.decode_latents([encoded], [level_index], [region])
+        fused = use_fused_by_default(y_hat.device)
+        return synthesize_tiled(self.synthesis, y_hat, size, tiling, fused)
+
+    @torch.no_grad()
+    def decode_latents(
+        self,
+        encoded: Sequence[EncodedLatents],
+        level_indexes: Sequence[int],
+        regions: Sequence[LevelRegion | None],
+    ) -> list[Tensor]:
+        """The entropy decoding of :meth:`decompress_batch`: y_hat times the inverse gain,
+        [1, M, h, w] float32 per image, what the synthesis transform takes."""
         hyper_shapes = [torch.Size((1, self.config.hyper_width, *e.hyper_hw)) for e in encoded]
         z_symbols = decode_symbols_batch(
             [e.hyper_stream for e in encoded],
@@ -408,10 +455,10 @@ class FaceHyperprior(nn.Module):
         y_symbols = decode_symbols_batch(
             [e.latent_stream for e in encoded], latent_indexes, self.latent_prior.tables
         )
-        x_hats = []
+        y_hats = []
         for symbols, mean, inverse_gain in zip(y_symbols, means, inverse_gains, strict=True):
             y_hat = (torch.from_numpy(symbols).double() + mean).float()
             if not torch.isfinite(y_hat).all():
                 raise CorruptBitstream("decoded latent is not finite")
-            x_hats.append(self.synthesis.infer(y_hat * inverse_gain).clamp_(0.0, 1.0))
-        return x_hats
+            y_hats.append(y_hat * inverse_gain)
+        return y_hats
