@@ -12,7 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import neuralcodec
 from neuralcodec.container.spec import SUPPORTED_VERSIONS
@@ -42,13 +44,24 @@ def test_sources_are_the_ones_the_files_were_made_from():
         assert manifest["example_face_sha256"] == make_golden.face_sha256(), "docs/example/face.png changed"
 
 
+# Float32 synthesis on other CPU kernels moves about 1 value in 20,000 by 1 (tools/make_golden.py).
+MAX_PIXEL_DIFFERENCE = 1
+MAX_SHARE_DIFFERENT = 0.001
+
+
 @pytest.mark.parametrize("model_id,case", CASES)
 def test_golden_file_decodes_to_the_same_pixels(model_id, case):
     data = (GOLDEN / model_id / f"{case['name']}.nfc").read_bytes()
     assert hashlib.sha256(data).hexdigest() == case["nfc_sha256"]
     assert neuralcodec.inspect(data).model_id == model_id
-    for decoder, expected in case["pixels_sha256"].items():
-        assert make_golden.pixels_sha256(data, None if decoder == "file" else decoder) == expected, decoder
+    for decoder in case["pixels_sha256"]:
+        reference_png = make_golden.reference_path(GOLDEN / model_id, case["name"], decoder)
+        reference = np.asarray(Image.open(reference_png))
+        pixels = make_golden.decoded(data, None if decoder == "file" else decoder)
+        assert pixels.shape == reference.shape, decoder
+        difference = np.abs(pixels.astype(np.int16) - reference.astype(np.int16))
+        assert difference.max() <= MAX_PIXEL_DIFFERENCE, decoder
+        assert np.mean(difference > 0) <= MAX_SHARE_DIFFERENT, decoder
 
 
 @pytest.mark.parametrize("model_id,case", CASES)
