@@ -3,7 +3,7 @@
     python -m pytest bench/bench_distributed.py --benchmark-columns=mean,rounds \
         --benchmark-group-by=group --benchmark-sort=name
 
-The first LIMIT faces of ../shared/data/faces/test (sorted by name; all 500 with LIMIT = 500),
+The first LIMIT faces of ../shared/data/faces/test (sorted by name; NFC_BENCH_FACES=500 for all),
 each read from disk, encoded at the default quality and written atomically to a fresh folder.
 A job is one round (jobs are long); the Ray rows include what every job pays: starting its
 workers (torch import, model load) and moving batches through Ray, but not starting the
@@ -13,6 +13,7 @@ overhead of Ray per face is (Ray 1 worker - loop) / LIMIT.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ ray = pytest.importorskip("ray", reason="Ray is an extra: pip install 'neuralcod
 pytest.importorskip("ray.data", reason="Ray Data is an extra: pip install 'neuralcodec[ray]'")
 
 FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "faces" / "test"
-LIMIT = 24
+LIMIT = int(os.environ.get("NFC_BENCH_FACES", "24"))
 
 
 @pytest.fixture(scope="module")
