@@ -141,9 +141,6 @@ def at_bpp(rows: Sequence[QualityRow], codec: str, bpp: float) -> tuple[float, f
         if b0 <= bpp <= b1 and b1 > b0:
             t = (math.log(bpp) - math.log(b0)) / (math.log(b1) - math.log(b0))
             return m0 + t * (m1 - m0), d0 + t * (d1 - d0)
-    if points and any(b == bpp for b, _, _ in points):
-        b, m, d = next(p for p in points if p[0] == bpp)
-        return m, d
     return None
 
 
