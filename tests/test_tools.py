@@ -116,6 +116,22 @@ def test_training_logs_rate_and_distortion_and_resumes(trained, image_folder):
     assert len((run / "log.jsonl").read_text().splitlines()) == 3
 
 
+def test_training_resumes_from_a_model_only_checkpoint(trained, image_folder, tmp_path):
+    """A committed checkpoint (tools/checkpoints/) drops the Adam states to stay small; the
+    run continues from its step and weights with a fresh optimizer."""
+    config, run = trained
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    slim = {k: state[k] for k in ("model", "generator", "config")} | {"step": 2}
+    (tmp_path / "run").mkdir()
+    torch.save(slim, tmp_path / "run" / "checkpoint.pt")
+    args = [str(config), "--data", str(image_folder), "--run", str(tmp_path / "run")]
+    assert train.main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3]
+    resumed = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert resumed["step"] == 3 and "optimizer" in resumed
+
+
 def test_exported_weights_code_an_image(trained, tmp_path):
     config, run = trained
     out = tmp_path / "tiny.pt"

@@ -382,8 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
+        else:  # a committed model-only checkpoint (tools/checkpoints/): Adam starts afresh
+            print("checkpoint holds no optimizer state: Adam restarts", file=sys.stderr)
         gen.set_state(state["generator"])
         step = state["step"]
         print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
