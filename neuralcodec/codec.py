@@ -117,7 +117,7 @@ def compress(
     request = _request(quality, model, roi, roi_levels, target_bytes, tiling)
     with _out_of_memory_named("encoding"):
         rgb = imaging.load_rgb(image)
-        with _threads_for(_padded_pixels((rgb.shape[0], rgb.shape[1]))):
+        with _threads_set():
             return _compress_loaded(request, [rgb], [request.box(rgb)])[0]
 
 
@@ -148,7 +148,7 @@ def compress_batch(
     out: list[bytes] = []
     with _out_of_memory_named("encoding"):
         for run in _runs(loaded(), lambda item: _padded_pixels((item[0].shape[0], item[0].shape[1]))):
-            with _threads_for(max(_padded_pixels((rgb.shape[0], rgb.shape[1])) for rgb, _ in run)):
+            with _threads_set():
                 out += _compress_loaded(request, [rgb for rgb, _ in run], [box for _, box in run])
     return out
 
@@ -165,32 +165,33 @@ BATCH_PIXELS = 1 << 21
 TILING = Tiling()
 
 
-#: Torch threads of a coding call whose largest canvas has at most this many pixels: one.
-#: Measured on the 2-core development machine under its usual load (a training run and other
-#: jobs; tools in docs/format.md, "Limits and memory"), two threads were slower at every
-#: size: 128^2 encode 0.42 s vs 9.3 s, decode 0.57 vs 7.0 s; 512^2 encode 5.1 vs 21.7 s,
-#: decode 5.2 vs 14.7 s; 2 Mpx encode 55 s with one (two: not finished in 3 minutes).
-#: Larger calls keep torch's thread count. :func:`set_threads` overrides both.
-ONE_THREAD_UP_TO_PIXELS = 1 << 21
-
 _threads_override: list[int] = []
 
 
 def set_threads(threads: int | None) -> None:
-    """Fix the torch threads of every coding call of this process (batch and worker code,
-    which share the CPU among processes), or None for the size rule of
-    :data:`ONE_THREAD_UP_TO_PIXELS`."""
+    """Fix the torch threads of every coding call of this process, or None (the default) for
+    torch's own count (``torch.get_num_threads()``).
+
+    Batch and worker code, which shares the CPU among processes, sets its share (``nfc``'s
+    batch mode and the Ray workers do). On a busy machine one thread can be much faster than
+    two: docs/format.md, "Threads", has the measurements.
+    """
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise InvalidOption(f"threads must be a positive integer or None, not {threads!r}", option="threads")
     _threads_override[:] = [] if threads is None else [int(threads)]
 
 
 @contextmanager
-def _threads_for(pixels: int) -> Iterator[None]:
-    """Run a call whose largest canvas has ``pixels`` pixels on the threads chosen for it."""
+def _threads_set() -> Iterator[None]:
+    """Run a coding call on the threads :func:`set_threads` fixed, if any; torch's otherwise.
+
+    torch's thread count is changed only where it differs, and put back after the call.
+    """
     before = torch.get_num_threads()
-    if _threads_override:
-        threads = _threads_override[0]
-    else:
-        threads = 1 if pixels <= ONE_THREAD_UP_TO_PIXELS else before
+    threads = _threads_override[0] if _threads_override else before
+    if threads == before:
+        yield
+        return
     torch.set_num_threads(threads)
     try:
         yield
@@ -409,7 +410,7 @@ def decompress(data: NfcInput, decoder: str | None = None, *, tiling: Tiling | N
     parsed = _parse(_read(data), decoder)
     with (
         _out_of_memory_named("decoding"),
-        _threads_for(_padded_pixels((parsed.file.height, parsed.file.width))),
+        _threads_set(),
     ):
         return _decode_parsed([parsed], tiling)[0]
 
@@ -434,9 +435,8 @@ def decompress_batch(files: Iterable[NfcInput], decoder: str | None = None) -> l
         for indexes in _runs(
             members, lambda i: _padded_pixels((parsed[i].file.height, parsed[i].file.width))
         ):
-            largest = max(_padded_pixels((parsed[i].file.height, parsed[i].file.width)) for i in indexes)
             try:
-                with _out_of_memory_named("decoding"), _threads_for(largest):
+                with _out_of_memory_named("decoding"), _threads_set():
                     decoded = _decode_parsed([parsed[i] for i in indexes])
             except OutOfMemory:
                 raise

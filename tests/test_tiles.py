@@ -9,6 +9,7 @@ import torch
 
 import neuralcodec
 from neuralcodec import codec
+from neuralcodec.errors import InvalidOption
 from neuralcodec.models.hyperprior import FaceHyperprior
 from neuralcodec.models.registry import load_model
 from neuralcodec.transforms.tiles import Tiling, analyse_tiled, synthesize_tiled, to_rgb8
@@ -135,8 +136,9 @@ def test_other_runtime_errors_are_not_called_out_of_memory(face, monkeypatch):
         neuralcodec.compress(face, quality=3)
 
 
-def test_small_calls_run_on_one_thread_unless_set(face, monkeypatch):
-    """Issue 13 item 9: the measured rule (one thread up to 2 Mpx), and set_threads overrides it."""
+def test_calls_run_on_torchs_threads_unless_set(face, monkeypatch):
+    """Coding calls run on torch's thread count; set_threads (batch and worker code) fixes
+    another for every call, and torch's own count is back after each call."""
     seen = []
     real = FaceHyperprior.analyse_latents
 
@@ -149,9 +151,17 @@ def test_small_calls_run_on_one_thread_unless_set(face, monkeypatch):
     torch.set_num_threads(2)
     try:
         neuralcodec.compress(face, quality=3)
-        codec.set_threads(2)
+        codec.set_threads(1)
         neuralcodec.compress(face, quality=3)
+        after_call = torch.get_num_threads()
     finally:
         codec.set_threads(None)
         torch.set_num_threads(before)
-    assert seen == [1, 2]
+    assert seen == [2, 1]
+    assert after_call == 2
+
+
+@pytest.mark.parametrize("threads", [0, -1, True])
+def test_set_threads_refuses_what_is_not_a_count(threads):
+    with pytest.raises(InvalidOption, match="threads"):
+        codec.set_threads(threads)
