@@ -15,7 +15,7 @@ skip_module_without("train")
 
 from neuralcodec.models.hyperprior import resample_log_gains
 from neuralcodec.models.registry import build_model, load_weights_file
-from tools import export, train, train_gan, training
+from tools import bd_against, export, train, train_gan, training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -521,3 +521,49 @@ def test_half_export_stores_float16_parameters_that_decode(trained, tmp_path):
     x = torch.rand(1, 3, 64, 64)
     x_hat = model.decompress(model.compress(x, 1), 1)
     assert x_hat.shape == x.shape and torch.isfinite(x_hat).all()
+
+
+def _bd_inputs(tmp_path: Path, bench_images: int) -> tuple[Path, Path]:
+    """A study whose run has 0.5 dB more at every rate than the bench's one codec."""
+    rates = [0.25, 0.5, 1.0, 2.0]
+    psnrs = [28.0, 31.0, 34.0, 37.0]
+    study = {
+        "data": "faces",
+        "images": 2,
+        "curves": {
+            "run": [
+                {"level": i + 1, "images": 2, "bpp": r, "psnr": p + 0.5}
+                for i, (r, p) in enumerate(zip(rates, psnrs, strict=True))
+            ]
+        },
+    }
+    bench = {
+        "provenance": {"command": "rd"},
+        "rd": {
+            "anchor": [
+                {"quality": i, "n_images": bench_images, "bpp": r, "psnr": p}
+                for i, (r, p) in enumerate(zip(rates, psnrs, strict=True))
+            ]
+        },
+    }
+    (tmp_path / "study.json").write_text(json.dumps(study))
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    return tmp_path / "study.json", tmp_path / "bench.json"
+
+
+def test_bd_against_reports_fewer_bits_for_a_better_run(tmp_path, monkeypatch, capsys):
+    study, bench = _bd_inputs(tmp_path, bench_images=2)
+    monkeypatch.setattr("sys.argv", ["bd_against", str(study), str(bench)])
+    bd_against.main()
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| run | anchor |"))
+    percent = float(row.split("|")[3].split("%")[0])
+    assert -20 < percent < -5  # 0.5 dB at ~10 dB per decade of rate: about -11 %
+    assert "| run | 34.50 | 37.50 | 37.50 (2.00) |" in out
+
+
+def test_bd_against_refuses_other_images(tmp_path, monkeypatch):
+    study, bench = _bd_inputs(tmp_path, bench_images=3)
+    monkeypatch.setattr("sys.argv", ["bd_against", str(study), str(bench)])
+    with pytest.raises(SystemExit, match="3"):
+        bd_against.main()
