@@ -12,9 +12,6 @@ count wins depends on whether the other cores are free, not on the image size.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -23,19 +20,9 @@ from PIL import Image
 
 import neuralcodec
 from neuralcodec import codec
+from neuralcodec.bench.speed import median_ms
 
 QUALITY = 6
-
-
-def median_ms(call: Callable[[], object], rounds: int) -> float:
-    for _ in range(max(3, rounds // 10)):
-        call()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -50,10 +37,11 @@ def main() -> None:
             rgb = np.asarray(source.resize((size, size), Image.LANCZOS))
             data = neuralcodec.compress(rgb, quality=QUALITY)
             rounds = max(10, int(200 * (128 / size) ** 2))
+            warmup = max(3, rounds // 10)
             for threads in (1, 2):
                 codec.set_threads(threads)
-                decode = median_ms(partial(neuralcodec.decompress, data), rounds)
-                encode = median_ms(partial(neuralcodec.compress, rgb, quality=QUALITY), rounds)
+                decode = median_ms(partial(neuralcodec.decompress, data), rounds, warmup)
+                encode = median_ms(partial(neuralcodec.compress, rgb, quality=QUALITY), rounds, warmup)
                 print(f"{size}x{size}  {threads} threads  decode {decode:8.2f} ms  encode {encode:8.2f} ms")
     finally:
         codec.set_threads(None)

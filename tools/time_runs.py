@@ -13,9 +13,6 @@ decode budget of the Model v3 issue (128² ≤ 20 ms, 512² ≤ 250 ms); run it 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -23,20 +20,10 @@ import torch
 from PIL import Image
 
 from neuralcodec import imaging
+from neuralcodec.bench.speed import median_ms
 from neuralcodec.models.registry import load_model
 from neuralcodec.transforms.networks import STRIDE
 from tools.eval_study import Run, _run_arg
-
-
-def median_ms(call: Callable[[], object], rounds: int) -> float:
-    for _ in range(max(3, rounds // 10)):
-        call()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -57,10 +44,11 @@ def main() -> None:
         for size in args.sizes:
             x = imaging.to_padded_tensor(np.asarray(source.resize((size, size), Image.LANCZOS)), STRIDE)
             rounds = max(10, int(100 * (128 / size) ** 2))
+            warmup = max(3, rounds // 10)
             for name, model in models.items():
                 encoded = model.compress(x, args.level)
-                decode = median_ms(partial(model.decompress, encoded, args.level), rounds)
-                encode = median_ms(partial(model.compress, x, args.level), rounds)
+                decode = median_ms(partial(model.decompress, encoded, args.level), rounds, warmup)
+                encode = median_ms(partial(model.compress, x, args.level), rounds, warmup)
                 print(f"{size}x{size}  {name:10s} decode {decode:8.1f} ms  encode {encode:8.1f} ms")
 
 

@@ -67,7 +67,8 @@ def _synchronized(fn: Callable[[], object], device: str) -> Callable[[], object]
     return run
 
 
-def _median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
+    """Median milliseconds of `repeats` calls of `fn`, after `warmup` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -84,8 +85,8 @@ def time_codec(
     """Median encode/decode ms on images[0]; images/s over all of `images`."""
     quality = codec.qualities[len(codec.qualities) // 2]
     data = codec.encode(images[0], quality)
-    encode_ms = _median_ms(_synchronized(lambda: codec.encode(images[0], quality), device), repeats, warmup)
-    decode_ms = _median_ms(_synchronized(lambda: codec.decode(data), device), repeats, warmup)
+    encode_ms = median_ms(_synchronized(lambda: codec.encode(images[0], quality), device), repeats, warmup)
+    decode_ms = median_ms(_synchronized(lambda: codec.decode(data), device), repeats, warmup)
     start = time.perf_counter()
     files = [codec.encode(img, quality) for img in images]
     encode_s = time.perf_counter() - start
