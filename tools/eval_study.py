@@ -239,7 +239,8 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _run_arg(text: str) -> tuple[str, Path, Path]:
+def run_arg(text: str) -> tuple[str, Path, Path]:
+    """argparse type of --run NAME=RUN_FOLDER:CONFIG (also used by tools.time_runs)."""
     name, sep, rest = text.partition("=")
     folder, sep2, config = rest.rpartition(":")
     if not (sep and sep2 and name and folder and config):
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", type=Path, help="folder of test images")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--run", type=_run_arg, action="append", required=True, metavar="NAME=RUN_FOLDER:CONFIG")
+    p.add_argument("--run", type=run_arg, action="append", required=True, metavar="NAME=RUN_FOLDER:CONFIG")
     p.add_argument("--compare", type=_compare_arg, action="append", default=[], metavar="TEST:ANCHOR")
     p.add_argument(
         "--masks", type=Path, help="face masks of the test folder (tools/make_masks.py cache or mask images)"

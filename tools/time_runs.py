@@ -23,13 +23,13 @@ from neuralcodec import imaging
 from neuralcodec.bench.speed import median_ms
 from neuralcodec.models.registry import load_model
 from neuralcodec.transforms.networks import STRIDE
-from tools.eval_study import Run, _run_arg
+from tools.eval_study import Run, run_arg
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", help="a picture to resize to each size (a face)")
-    parser.add_argument("--run", type=_run_arg, action="append", default=[], help="NAME=RUN_FOLDER:CONFIG")
+    parser.add_argument("--run", type=run_arg, action="append", default=[], help="NAME=RUN_FOLDER:CONFIG")
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--level", type=int, default=5, help="level index (default 5: quality 6)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
