@@ -431,6 +431,23 @@ def test_multi_scale_batches_mix_sources_and_sizes():
     assert 10 < int(from_large.sum()) < 54  # both sources appear at about half each
 
 
+def test_a_crop_larger_than_a_source_gives_whole_batches_of_its_own_size():
+    small = torch.zeros(3, 64, 64, 3, dtype=torch.uint8)
+    large = torch.full((2, 256, 256, 3), 255, dtype=torch.uint8)
+    buckets = training.build_buckets([small, large], scales=(128,), min_size=64)
+    gen = torch.Generator().manual_seed(0)
+    shapes = []
+    for _ in range(40):
+        x = training.sample_batch(buckets, torch.tensor([0.5, 0.5]), 2, 128, gen)
+        from_large = x.flatten(1).mean(1) > 0.5
+        assert bool(from_large.all()) or not bool(from_large.any())  # one source per batch
+        assert x.shape == ((2, 3, 128, 128) if from_large[0] else (8, 3, 64, 64))  # same pixels
+        shapes.append(x.shape[0])
+    assert 5 < shapes.count(8) < 35  # both sources appear at about half each
+    with pytest.raises(ValueError, match="no images"):
+        training.sample_batch(buckets[1:], torch.tensor([1.0, 0.0]), 2, 128, gen)
+
+
 def test_more_latent_channels_keep_the_rate_and_learn():
     """widen_state from M=12 to M=20 latent channels: the old channels' rate unchanged, x_hat
     nearly so, and the new channels get a gradient from the distortion."""

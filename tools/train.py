@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             batch = sample_batch(buckets, source_weights, phase.batch_size, phase.crop, gen)
             x, w = batch if cfg.masked else (batch, None)
             x, w = x.to(device), None if w is None else w.to(device)
-            level = cfg.batch_levels(step, phase.batch_size, gen).to(device)
+            level = cfg.batch_levels(step, x.shape[0], gen).to(device)
 
             loss, bpp, mse = rd_loss(
                 model, x, level, lambdas, cfg.rate_weight(step), w, cfg.latent_rate_weights(step)

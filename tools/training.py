@@ -108,14 +108,37 @@ def sample_batch(
     Each image picks a source folder (by ``source_weights``), then one of its sizes that
     holds the crop, then an image. Where the buckets carry weights (face masking), the same
     crops of the weights come back too, as a pair.
+
+    Where a source's images are all smaller than ``crop`` (128² faces in a 256² phase), the
+    whole batch comes from one source instead: a source that holds the crop gives
+    ``batch_size`` crops of ``crop``; a smaller one gives crops of its largest size (a
+    multiple of 16), as many as make the same number of pixels. So a batch's pixels, and a
+    step's cost, stay the same, and large crops (the hyperprior sees interior context, as
+    in large images) do not cost the small faces their place in training.
     """
-    crops, weight_crops = [], []
     fits: dict[int, list[Bucket]] = {}
     for b in buckets:
         if min(b.images.shape[1:3]) >= crop:
             fits.setdefault(b.source, []).append(b)
-    sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
-    for source in sources.tolist():
+    if all(int(s) in fits for s in range(len(source_weights)) if source_weights[s] > 0):
+        sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
+        return _crops(fits, sources.tolist(), crop, gen)
+    source = int(torch.multinomial(source_weights, 1, generator=gen))
+    if source in fits:
+        return _crops(fits, [source] * batch_size, crop, gen)
+    own = [b for b in buckets if b.source == source]
+    if not own:
+        raise ValueError(f"source {source} has no images")
+    largest = max(min(b.images.shape[1:3]) for b in own) // 16 * 16
+    count = max(1, round(batch_size * (crop / largest) ** 2))
+    fitting = {source: [b for b in own if min(b.images.shape[1:3]) >= largest]}
+    return _crops(fitting, [source] * count, largest, gen)
+
+
+def _crops(fits: dict[int, list[Bucket]], sources: list[int], crop: int, gen: torch.Generator):
+    """One random crop (and flip) per entry of ``sources``, from that source's buckets."""
+    crops, weight_crops = [], []
+    for source in sources:
         bucket = fits[source][int(torch.randint(0, len(fits[source]), (1,), generator=gen))]
         n, h, w, _ = bucket.images.shape
         i = int(torch.randint(0, n, (1,), generator=gen))
