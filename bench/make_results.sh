@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerate bench/RESULTS.md: the full benchmark on the 500 test faces and the 24 Kodak
-# images (every codec, RD + BD-rate, plots, visual grid, speed), then the report, with the
-# variant studies' summaries (runs/*/summary.md, made by tools/) that exist.
+# Regenerate bench/RESULTS.md: the full benchmark on the 500 test faces, the 24 Kodak images
+# and the 50 studio portraits of faces/hires/test at 256² and at 512² (every codec, RD +
+# BD-rate, plots, visual grid, speed), then the report, with the variant studies' summaries
+# (runs/*/summary.md, made by tools/) that exist.
 #
 #   bench/make_results.sh --fresh        # after new weights or libraries: start over
 #   bench/make_results.sh                # resume an interrupted run
@@ -9,11 +10,12 @@
 #
 # The speed tables are wall-clock: run it on an otherwise idle machine (and not under nice),
 # or pass --no-speed and read speed from another run. On an idle 2-core CPU the whole run
-# takes about 4 hours: ~2 of them metrics (~40 ms of CPU per decoded face, ~1 s per Kodak
-# image), ~2 the avif-s0 anchor (AVIF at speed 0: ~0.7 s per face encode); it resumes where it
+# takes about 4 hours for faces and Kodak: ~2 of them metrics (~40 ms of CPU per decoded face,
+# ~1 s per Kodak image), ~2 the avif-s0 anchor (AVIF at speed 0: ~0.7 s per face encode), and
+# the portraits add more (AVIF speed 0 takes ~10 s per 512² encode); it resumes where it
 # stopped when run again without --fresh.
 #
-# Extra arguments go to both `nfc bench` runs. DATA overrides the data folder (default:
+# Extra arguments go to every `nfc bench` run. DATA overrides the data folder (default:
 # ../shared/data beside the repository). The learned peer (compressai-peer) reads its weights
 # from PEER_WEIGHTS (default runs/peer-weights, skipped with the reason where absent); they are
 # not shipped, make them with
@@ -38,6 +40,15 @@ python -m neuralcodec.cli.main bench "$DATA/faces/test" --codecs "$CODECS" -o be
     --grid-from docs/example "${PEER[@]}" "$@"
 python -m neuralcodec.cli.main bench "$DATA/kodak" --codecs "$CODECS" -o bench/results/kodak \
     --grid-images 0 "${PEER[@]}" "$@"
+# The studio portraits (faces/hires/test, 512²) as they are and downscaled to 256². No grid:
+# those images must not be committed either.
+if [[ ! -d runs/hires-test-256 ]]; then
+    python -m tools.downscale "$DATA/faces/hires/test" --short-side 256 -o runs/hires-test-256
+fi
+python -m neuralcodec.cli.main bench runs/hires-test-256 --codecs "$CODECS" -o bench/results/hires256 \
+    --grid-images 0 "${PEER[@]}" "$@"
+python -m neuralcodec.cli.main bench "$DATA/faces/hires/test" --codecs "$CODECS" -o bench/results/hires512 \
+    --grid-images 0 "${PEER[@]}" "$@"
 
 # Variant studies: each tool in tools/ writes OUT/summary.md; the report includes those that exist.
 SECTIONS=()
@@ -54,4 +65,5 @@ add_section runs/gan-eval/summary.md \
     "python -m tools.eval_gan $DATA/faces/test -o runs/gan-eval --log runs/gan/log.jsonl"
 add_section runs/study-eval/summary.md "the tools/eval_study.py command in docs/models.md"
 
-python -m neuralcodec.bench.report faces=bench/results/faces kodak=bench/results/kodak "${SECTIONS[@]}" -o bench/RESULTS.md
+python -m neuralcodec.bench.report faces=bench/results/faces kodak=bench/results/kodak \
+    hires256=bench/results/hires256 hires512=bench/results/hires512 "${SECTIONS[@]}" -o bench/RESULTS.md
