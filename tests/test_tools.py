@@ -584,3 +584,26 @@ def test_bd_against_refuses_other_images(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", ["bd_against", str(study), str(bench)])
     with pytest.raises(SystemExit, match="3"):
         bd_against.main()
+
+
+def _table_rows(text: str, start: str) -> list[list[str]]:
+    return [line.split("|")[1:-1] for line in text.splitlines() if line.startswith(start)]
+
+
+def test_tile_gap_is_zero_when_the_tile_is_the_image(trained, image_folder, capsys):
+    from tools import tile_gap
+
+    config, run = trained
+    spec = f"a={run}:{config}"
+    assert tile_gap.main([str(image_folder), "--run", spec, "--tile", "64", "--levels", "1,2"]) == 0
+    rows = _table_rows(capsys.readouterr().out, "| a |")
+    assert len(rows) == 2
+    for row in rows:
+        whole_bpp, whole_psnr, tile_bpp, tile_psnr = row[2:6]
+        assert whole_bpp == tile_bpp and whole_psnr == tile_psnr and row[6].strip() == "+0.0 %"
+    # Four 32² tiles are four files: their headers alone make them dearer than the whole.
+    assert tile_gap.main([str(image_folder), "--run", spec, "--tile", "32", "--levels", "1"]) == 0
+    (row,) = _table_rows(capsys.readouterr().out, "| a |")
+    assert float(row[6].strip().split()[0]) < 0
+    with pytest.raises(SystemExit):
+        tile_gap.main([str(image_folder), "--run", spec, "--tile", "48"])

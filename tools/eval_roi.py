@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
@@ -70,10 +70,10 @@ def measure(original: np.ndarray, data: bytes, mask: np.ndarray, bounds: tuple[i
     x, y, w, h = bounds
     return {
         "bytes": len(data),
-        "face_psnr": _psnr(original[mask], decoded[mask]),
+        "face_psnr": psnr(original[mask], decoded[mask]),
         "face_ms_ssim": _ms_ssim(original[y : y + h, x : x + w], decoded[y : y + h, x : x + w]),
-        "background_psnr": _psnr(original[~mask], decoded[~mask]),
-        "psnr": _psnr(original, decoded),
+        "background_psnr": psnr(original[~mask], decoded[~mask]),
+        "psnr": psnr(original, decoded),
     }
 
 
