@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     for path in tqdm(image_files(args.data), desc="downscaling"):
-        rgb = np.asarray(Image.open(path).convert("RGB"))
+        rgb = np.array(Image.open(path).convert("RGB"))  # writable: torch wraps it
         if min(rgb.shape[:2]) <= args.short_side:
             raise SystemExit(
                 f"error: {path} is {rgb.shape[1]}x{rgb.shape[0]}, not larger than {args.short_side}"
