@@ -110,11 +110,12 @@ def sample_batch(
     crops of the weights come back too, as a pair.
 
     Where a source's images are all smaller than ``crop`` (128² faces in a 256² phase), the
-    whole batch comes from one source instead: a source that holds the crop gives
-    ``batch_size`` crops of ``crop``; a smaller one gives crops of its largest size (a
-    multiple of 16), as many as make the same number of pixels. So a batch's pixels, and a
-    step's cost, stay the same, and large crops (the hyperprior sees interior context, as
-    in large images) do not cost the small faces their place in training.
+    whole batch comes from one size of one source instead: the source by ``source_weights``,
+    then any of its sizes, and crops of ``crop`` or, from a smaller size, of that size (a
+    multiple of 16), as many as make about ``batch_size`` crops' pixels. So a step costs
+    about the same, every source and size keeps its share of the batches, and the large
+    crops (the hyperprior sees interior context, as in large images) do not cost the small
+    faces their place in training.
     """
     fits: dict[int, list[Bucket]] = {}
     for b in buckets:
@@ -124,15 +125,13 @@ def sample_batch(
         sources = torch.multinomial(source_weights, batch_size, replacement=True, generator=gen)
         return _crops(fits, sources.tolist(), crop, gen)
     source = int(torch.multinomial(source_weights, 1, generator=gen))
-    if source in fits:
-        return _crops(fits, [source] * batch_size, crop, gen)
     own = [b for b in buckets if b.source == source]
     if not own:
         raise ValueError(f"source {source} has no images")
-    largest = max(min(b.images.shape[1:3]) for b in own) // 16 * 16
-    count = max(1, round(batch_size * (crop / largest) ** 2))
-    fitting = {source: [b for b in own if min(b.images.shape[1:3]) >= largest]}
-    return _crops(fitting, [source] * count, largest, gen)
+    bucket = own[int(torch.randint(0, len(own), (1,), generator=gen))]
+    size = min(crop, min(bucket.images.shape[1:3]) // 16 * 16)
+    count = max(1, round(batch_size * (crop / size) ** 2))
+    return _crops({source: [bucket]}, [source] * count, size, gen)
 
 
 def _crops(fits: dict[int, list[Bucket]], sources: list[int], crop: int, gen: torch.Generator):
